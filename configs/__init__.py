@@ -1,0 +1,1 @@
+"""Config files shipped with logshroud; `default.yaml` is the embedded default."""

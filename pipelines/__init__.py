@@ -1,0 +1,1 @@
+"""The jobs a logshroud user runs, and the `logshroud` command line."""

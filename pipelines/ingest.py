@@ -1,0 +1,181 @@
+"""Ingest: web access logs in, Parquet in the restricted and anonymised zones out.
+
+    logshroud ingest --config configs/default.yaml --input '/var/log/apache2/access.log*'
+
+reads every matching file (plain, .gz, .bz2, .zst), parses it in chunks of lines
+held as Arrow tables, and writes:
+
+- `<restricted>/requests/dt=YYYY-MM-DD/`: rows with the full client address, for
+  events inside the security window only;
+- `<anonymised>/requests/dt=YYYY-MM-DD/`: every row, with the address truncated to
+  `client_net`, keyed into `client_token`, and scrubbed from URLs and user agents;
+- `<restricted>/quarantine/dt=<as-of date>/`: every line that did not parse, with its reason;
+- `<audit>/manifests/<run_id>.json`: the proof that every line read is a row or a
+  quarantine record, and of every file written.
+
+Any Beam option passes through. In-process (the default, FnApiRunner):
+
+    logshroud ingest --input 'logs/*.gz'
+    logshroud ingest --input 'logs/*.gz' --direct_num_workers=2 --direct_running_mode=multi_processing
+
+On Dataflow, Flink or Spark (see the README's "Runners" section):
+
+    logshroud ingest --config prod.yaml --input 's3://logs/2026/11/24/*' \\
+        --runner=FlinkRunner --flink_master=flink:8081 --environment_type=LOOPBACK
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from transforms import storage
+from transforms.anonymise import AnonymiseRequests
+from transforms.config import Config
+from transforms.errors import LogshroudError
+from transforms.manifest import input_summaries, read_manifest, totals, write_manifest
+from transforms.parse import ParseChunks
+from transforms.read import ReadLogChunks, source_id
+from transforms.write import WriteParts, commit
+
+DEFAULT_RUNNER = "FnApiRunner"
+
+
+@dataclass(frozen=True)
+class Run:
+    """Everything one ingest run decides before the pipeline starts."""
+
+    config: Config
+    inputs: list[storage.StoredFile]
+    run_id: str
+    as_of: dt.datetime
+    started: dt.datetime
+
+    @property
+    def window_start(self) -> dt.datetime:
+        return self.as_of - dt.timedelta(days=self.config.security_window_days)
+
+    @property
+    def zone_uris(self) -> dict[str, str]:
+        zones = self.config.zones
+        return {name: storage.absolute(getattr(zones, name)) for name in ("raw", "restricted", "anonymised", "audit")}
+
+
+def parse_time(text: str) -> dt.datetime:
+    """`2026-11-24T12:00:00Z` (any ISO 8601 offset, or a bare date) -> aware UTC datetime."""
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise LogshroudError(f"--as-of: not an ISO 8601 time: {text!r}") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
+
+
+def new_run_id(started: dt.datetime) -> str:
+    return f"{started:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def match_inputs(patterns: list[str]) -> list[storage.StoredFile]:
+    found: dict[str, storage.StoredFile] = {}
+    for pattern in patterns:
+        pattern = storage.absolute(pattern)
+        matched = [f for f in storage.match(pattern) if not f.path.rsplit("/", 1)[-1].startswith(".")]
+        if not matched:
+            raise LogshroudError(f"--input {pattern}: matches no file")
+        found.update((f.path, f) for f in matched)
+    return sorted(found.values(), key=lambda f: f.path)
+
+
+class CommitRun(beam.DoFn):
+    """All part records and chunk stats of the run -> files in place, stale files gone, manifest written."""
+
+    def __init__(self, run: Run):
+        self.run = run
+
+    def process(self, records: list[dict]):
+        run = self.run
+        files = sorted((r for r in records if "sha256" in r), key=lambda r: r["path"])
+        stats = [r for r in records if "lines_read" in r]
+        stale = commit(files, run.zone_uris, {source_id(f.path) for f in run.inputs}, run.run_id)
+        summaries = input_summaries(run.inputs, stats, files)
+        manifest = {
+            "run_id": run.run_id,
+            "job": "ingest",
+            "as_of": _iso(run.as_of),
+            "started": _iso(run.started),
+            "finished": _iso(dt.datetime.now(dt.timezone.utc)),
+            "security_window_days": run.config.security_window_days,
+            "window_start": _iso(run.window_start),
+            "format": run.config.input.format,
+            "config": {"source": run.config.source, "sha256": run.config.digest(), "settings": run.config.to_dict()},
+            "totals": totals(summaries, files),
+            "inputs": summaries,
+            "outputs": [{k: v for k, v in f.items() if k not in ("staged", "source_id")} for f in files],
+            "deleted_stale": sorted(stale),
+            "key_ids": sorted({k for f in files for k in f.get("key_ids", [])}),
+        }
+        yield write_manifest(run.zone_uris["audit"], manifest)
+
+
+def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
+    """The ingest pipeline; its output is the path of the run's manifest."""
+    cfg = run.config
+    zones = run.zone_uris
+    chunks = (
+        pipeline
+        | "MatchedInputs" >> beam.Create([f.path for f in run.inputs])
+        | "ReadChunks" >> beam.ParDo(ReadLogChunks(cfg.input.chunk_lines))
+    )
+    parsed = chunks | "Parse" >> beam.ParDo(ParseChunks(cfg.input.format, cfg.input.max_line_bytes, run.run_id)).with_outputs(
+        ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests"
+    )
+    anonymised = parsed.requests | "Anonymise" >> beam.ParDo(
+        AnonymiseRequests(cfg.anonymise, cfg.keys, run.window_start)
+    ).with_outputs(AnonymiseRequests.RESTRICTED, main="anonymised")
+
+    def write(label: str, batches, zone: str, dataset: str, fixed_date: str | None = None):
+        return batches | label >> beam.ParDo(WriteParts(zone, zones[zone], dataset, run.run_id, fixed_date))
+
+    records = (
+        write("WriteRestricted", anonymised.restricted, "restricted", "requests"),
+        write("WriteAnonymised", anonymised.anonymised, "anonymised", "requests"),
+        write("WriteQuarantine", parsed.quarantine, "restricted", "quarantine", run.as_of.date().isoformat()),
+        parsed.stats,
+    )
+    return (
+        records
+        | "AllRecords" >> beam.Flatten()
+        | "OneList" >> beam.combiners.ToList()
+        | "Commit" >> beam.ParDo(CommitRun(run))
+    )
+
+
+def arguments() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="logshroud ingest", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", help="config file (default: the embedded configs/default.yaml)")
+    parser.add_argument("--input", action="append", required=True, metavar="GLOB",
+                        help="log files: a path or glob, local or s3://; repeat for more")  # fmt: skip
+    parser.add_argument("--as-of", help="'now' for every age decision (ISO 8601; default: the clock)")
+    return parser
+
+
+def run(config: Config, inputs: list[str], as_of: dt.datetime | None = None, beam_args: list[str] = ()) -> dict:
+    """Run one ingest and return its manifest."""
+    started = dt.datetime.now(dt.timezone.utc)
+    job = Run(config, match_inputs(inputs), new_run_id(started), as_of or started, started)
+    beam_args = list(beam_args)
+    if not any(a.startswith("--runner") for a in beam_args):
+        beam_args.append(f"--runner={DEFAULT_RUNNER}")
+    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+        build(pipeline, job)
+    return read_manifest(storage.join(job.zone_uris["audit"], "manifests", f"{job.run_id}.json"))
+
+
+def _iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,169 @@
+"""Client address anonymisation: truncation to a network prefix and keyed tokens.
+
+Pure functions over Arrow arrays. Python code runs once per *distinct* value of a
+chunk, never once per row, and the result is spread back to the rows with `take`.
+
+    >>> network_of("203.0.113.77", 24, 48)
+    '203.0.113.0/24'
+    >>> network_of("::ffff:192.0.2.7", 24, 48)     # IPv4-mapped: shown as IPv4
+    '192.0.2.0/24'
+    >>> network_of("2001:db8:ab12:cd34::1", 24, 48)
+    '2001:db8:ab12::/48'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+from collections.abc import Callable
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.addresses import format_network, mask, parse_address
+from transforms.config import Anonymise, Keys
+from transforms.keyring import Keyring, epoch_numbers
+from transforms.schema import ANONYMISED_REQUESTS, TS, Batch
+from transforms.scrub import Scrubber
+
+_HOSTNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# 128 bits of HMAC output: far past any collision risk for the clients of one key
+# epoch, and half the width of the full digest in every row analysts scan.
+TOKEN_HEX_CHARS = 32
+
+
+def client_identity(text: str) -> bytes | None:
+    """What a client token is computed over: the packed address, or a lower-cased hostname."""
+    parsed = parse_address(text)
+    if parsed is not None:
+        return parsed[1]
+    if _HOSTNAME.match(text):
+        return b"host:" + text.lower().encode()
+    return None
+
+
+def token(secret: bytes, identity: bytes) -> str:
+    return hmac.new(secret, identity, hashlib.sha256).hexdigest()[:TOKEN_HEX_CHARS]
+
+
+def _distinct(values: pa.Array) -> tuple[list, np.ndarray]:
+    encoded = pc.dictionary_encode(values)
+    indices = encoded.indices.to_numpy(zero_copy_only=False)
+    return encoded.dictionary.to_pylist(), indices
+
+
+def truncate_prefix(ips: pa.Array, v4_bits: int, v6_bits: int) -> pa.Array:
+    """Each address truncated to its network (`client_net`); null for hostnames and junk."""
+    return client_networks(ips, v4_bits, v6_bits)[0]
+
+
+KeyLookup = Callable[[int], "tuple[str, bytes] | None"]
+"""Epoch number -> (key id, 32-byte secret), or None when that epoch's key is destroyed."""
+
+
+def client_tokens(ips: pa.Array, epochs: np.ndarray, key_for_epoch: KeyLookup) -> tuple[pa.Array, pa.Array]:
+    """(`client_token`, `key_id`) per row: HMAC-SHA-256 of the client under its epoch's key.
+
+    One HMAC per distinct (client, epoch) pair of the chunk. Rows whose client is
+    neither an address nor a hostname, or whose epoch key is destroyed, get null
+    token and key id.
+    """
+    distinct, indices = _distinct(ips)
+    if len(indices) == 0:
+        return pa.array([], pa.string()), pa.array([], pa.string())
+    identities = [None if d is None else client_identity(d) for d in distinct]
+    first_epoch = int(epochs.min())
+    pair = (epochs.astype(np.int64) - first_epoch) * len(distinct) + indices
+    pairs, row_to_pair = np.unique(pair, return_inverse=True)
+    tokens: list[str | None] = []
+    key_ids: list[str | None] = []
+    for p in pairs.tolist():
+        epoch, client = divmod(p, len(distinct))
+        identity = identities[client]
+        key = None if identity is None else key_for_epoch(first_epoch + epoch)
+        if key is None:
+            tokens.append(None)
+            key_ids.append(None)
+            continue
+        key_id, secret = key
+        tokens.append(token(secret, identity))
+        key_ids.append(key_id)
+    take = pa.array(row_to_pair.reshape(-1))
+    return pa.array(tokens, pa.string()).take(take), pa.array(key_ids, pa.string()).take(take)
+
+
+def client_networks(ips: pa.Array, v4_bits: int, v6_bits: int) -> tuple[pa.Array, pa.Array]:
+    """(`client_net`, `ip_version`) per row, from one pass over the distinct clients."""
+    distinct, indices = _distinct(ips)
+    networks: list[str | None] = []
+    versions: list[int | None] = []
+    for text in distinct:
+        parsed = None if text is None else parse_address(text)
+        if parsed is None:
+            networks.append(None)
+            versions.append(None)
+            continue
+        version, packed = parsed
+        bits = v4_bits if version == 4 else v6_bits
+        networks.append(format_network(version, mask(packed, bits), bits))
+        versions.append(version)
+    take = pa.array(indices)
+    return pa.array(networks, pa.string()).take(take), pa.array(versions, pa.int8()).take(take)
+
+
+def status_classes(status: pa.Array) -> pa.Array:
+    """200 -> '2xx'."""
+    hundreds = pc.cast(pc.divide(status, pa.scalar(100, status.type)), pa.string())
+    return pc.binary_join_element_wise(hundreds, pa.scalar("xx"), "")
+
+
+def anonymised_table(restricted: pa.Table, scrubber: Scrubber) -> pa.Table:
+    """The anonymised zone's view of requests: no full address, scrubbed URLs and user agents."""
+    columns = {
+        "path": scrubber.column(restricted["path"].combine_chunks(), "text"),
+        "query": scrubber.column(restricted["query"].combine_chunks(), "query"),
+        "referrer": scrubber.column(restricted["referrer"].combine_chunks(), "url"),
+        "user_agent": scrubber.column(restricted["user_agent"].combine_chunks(), "text"),
+        "status_class": status_classes(restricted["status"].combine_chunks()),
+    }
+    return pa.table(
+        [columns[f.name] if f.name in columns else restricted[f.name] for f in ANONYMISED_REQUESTS],
+        schema=ANONYMISED_REQUESTS,
+    )
+
+
+class AnonymiseRequests(beam.DoFn):
+    """Batch of parsed requests -> anonymised Batch (main output) and restricted Batch.
+
+    Rows whose event is already older than the security window (a backfill) go to
+    the anonymised output only.
+    """
+
+    RESTRICTED = "restricted"
+
+    def __init__(self, settings: Anonymise, keys: Keys, window_start: dt.datetime):
+        self.settings = settings
+        self.keys = keys
+        self.window_start = pa.scalar(window_start, TS)
+
+    def setup(self) -> None:
+        self.keyring = Keyring(self.keys.path, self.keys.epoch_days)
+        self.scrubber = Scrubber(self.settings.ipv4_prefix, self.settings.ipv6_prefix, self.settings.secret_params)
+
+    def process(self, batch: Batch):
+        table = batch.table
+        clients = table["client_ip"].combine_chunks()
+        nets, versions = client_networks(clients, self.settings.ipv4_prefix, self.settings.ipv6_prefix)
+        seconds = pc.cast(table["ts"], pa.int64()).to_numpy() // 1000
+        tokens, key_ids = client_tokens(clients, epoch_numbers(seconds, self.keys.epoch_days), self.keyring.key_for_epoch)
+        for name, column in (("ip_version", versions), ("client_net", nets), ("client_token", tokens),
+                             ("key_id", key_ids)):  # fmt: skip
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+        inside_window = table.filter(pc.greater_equal(table["ts"], self.window_start))
+        if inside_window.num_rows:
+            yield beam.pvalue.TaggedOutput(self.RESTRICTED, Batch(batch.source_id, batch.index, inside_window))
+        yield Batch(batch.source_id, batch.index, anonymised_table(table, self.scrubber))

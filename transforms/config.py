@@ -1,0 +1,157 @@
+"""The one config model of logshroud: YAML in, validated frozen dataclasses out.
+
+Every mistake is reported as one `ConfigError` line that names the file and the key:
+
+    configs/prod.yaml: anonymise.ipv4_prefix: expected an integer from 0 to 32, got '24 bits'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import yaml
+
+from transforms.errors import LogshroudError
+from transforms.scrub import DEFAULT_SECRET_PARAMS
+
+FORMATS = ("combined", "common", "vhost_combined")
+
+
+class ConfigError(LogshroudError):
+    pass
+
+
+@dataclass(frozen=True)
+class Zones:
+    raw: str = "./data/raw"
+    restricted: str = "./data/restricted"
+    anonymised: str = "./data/anonymised"
+    audit: str = "./data/audit"
+
+
+@dataclass(frozen=True)
+class Input:
+    format: str = "combined"
+    # A request line longer than this is no web server's doing; it is quarantined whole
+    # (cut to this length) rather than parsed, so one hostile line cannot balloon a chunk.
+    max_line_bytes: int = 65536
+    # Lines per Arrow table: large enough that per-element runner costs vanish,
+    # small enough that a chunk and its outputs stay far below a worker's memory.
+    chunk_lines: int = 100_000
+
+
+@dataclass(frozen=True)
+class Anonymise:
+    ipv4_prefix: int = 24
+    ipv6_prefix: int = 48
+    secret_params: tuple[str, ...] = DEFAULT_SECRET_PARAMS
+
+
+@dataclass(frozen=True)
+class Keys:
+    path: str = "./keys/keyring.json"
+    epoch_days: int = 7
+    retention_days: int = 90
+
+
+@dataclass(frozen=True)
+class Config:
+    zones: Zones = field(default_factory=Zones)
+    security_window_days: int = 7
+    input: Input = field(default_factory=Input)
+    anonymise: Anonymise = field(default_factory=Anonymise)
+    keys: Keys = field(default_factory=Keys)
+    source: str = field(default="<defaults>", compare=False)
+
+    def digest(self) -> str:
+        """SHA-256 over the settings (not the file name): the same policy gives the same digest."""
+        settings = dataclasses.asdict(self)
+        settings.pop("source")
+        return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+    def to_dict(self) -> dict[str, Any]:
+        settings = dataclasses.asdict(self)
+        settings.pop("source")
+        return settings
+
+
+# Bounds checked after types: (section path, key) -> (low, high).
+_RANGES = {
+    ("anonymise", "ipv4_prefix"): (0, 32),
+    ("anonymise", "ipv6_prefix"): (0, 128),
+    ("", "security_window_days"): (0, 3650),
+    ("keys", "epoch_days"): (1, 366),
+    ("keys", "retention_days"): (1, 36500),
+    ("input", "max_line_bytes"): (256, 16 * 1024 * 1024),
+    ("input", "chunk_lines"): (1, 10_000_000),
+}
+
+
+def default_config_path() -> Path:
+    return Path(str(resources.files("logshroud_configs") / "default.yaml"))
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a config file; None means the embedded default."""
+    path = Path(path) if path is not None else default_config_path()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read config: {error.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse_config(document or {}, str(path))
+
+
+def parse_config(document: Any, source: str) -> Config:
+    config = _build(Config, document, source, "")
+    config = dataclasses.replace(config, source=source)
+    if config.input.format not in FORMATS:
+        raise ConfigError(f"{source}: input.format: expected one of {', '.join(FORMATS)}, got {config.input.format!r}")
+    return config
+
+
+def _build(cls: type, document: Any, source: str, prefix: str) -> Any:
+    where = prefix.rstrip(".") or "top level"
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source}: {where}: expected a mapping, got {type(document).__name__}")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
+    unknown = sorted(set(document) - known)
+    if unknown:
+        raise ConfigError(f"{source}: {prefix}{unknown[0]}: unknown key (known here: {', '.join(sorted(known))})")
+    values = {}
+    for name, raw in document.items():
+        values[name] = _value(hints[name], raw, source, prefix, name)
+    return cls(**values)
+
+
+def _value(kind: Any, raw: Any, source: str, prefix: str, name: str) -> Any:
+    key = f"{prefix}{name}"
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, raw, source, key + ".")
+    if kind is int:
+        low, high = _RANGES.get((prefix.rstrip("."), name), (None, None))
+        if isinstance(raw, bool) or not isinstance(raw, int) or (low is not None and not low <= raw <= high):
+            span = f" from {low} to {high}" if low is not None else ""
+            raise ConfigError(f"{source}: {key}: expected an integer{span}, got {raw!r}")
+        return raw
+    if kind is str:
+        if not isinstance(raw, str) or not raw:
+            raise ConfigError(f"{source}: {key}: expected a non-empty string, got {raw!r}")
+        return raw
+    if kind == tuple[str, ...]:
+        if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):
+            raise ConfigError(f"{source}: {key}: expected a list of strings, got {raw!r}")
+        return tuple(raw)
+    raise TypeError(f"no config parser for {kind}")

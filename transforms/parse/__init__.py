@@ -1,0 +1,163 @@
+"""Parsing a chunk of log lines into typed columns, and every other line into quarantine.
+
+Each line of a chunk ends in exactly one of two places: a row of `Parsed.fields`,
+or a quarantine entry with one reason from `REASONS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from apache_beam.metrics import Metrics
+
+from transforms.parse import clf
+from transforms.read import LogChunk
+from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
+
+# Why a line was quarantined, first match wins.
+REASONS = (
+    "truncated_input",  # the cut-off last line of a damaged compressed stream
+    "line_too_long",  # longer than input.max_line_bytes
+    "empty_line",
+    "binary_data",  # control bytes (NUL, ...) that web servers escape, never write
+    "invalid_utf8",  # bytes that are no UTF-8, and the line does not parse
+    "bad_timestamp",  # the shape is right but the time is no real time
+    "format_mismatch",  # not a line of the configured format
+)
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
+@dataclass
+class Parsed:
+    fields: dict[str, pa.Array]  # parsed rows; `ts` is a UTC timestamp
+    rows: np.ndarray  # index into the chunk's lines of each parsed row
+    quarantined: np.ndarray  # index into the chunk's lines of each quarantined line
+    reasons: pa.Array  # reason of each quarantined line
+
+
+def parse_lines(lines: pa.Array, fmt: str, max_line_bytes: int, damaged_tail: bool = False) -> Parsed:
+    if pc.any(pc.ends_with(lines, "\r")).as_py():  # CRLF line ends
+        lines = pc.utf8_rtrim(lines, "\r")
+    too_long = pc.greater(pc.binary_length(lines), max_line_bytes)
+    binary = pc.match_substring_regex(lines, _CONTROL)
+    tail = np.zeros(len(lines), dtype=bool)
+    if damaged_tail and len(lines):
+        tail[-1] = True
+    shaped = pc.and_(clf.matches(lines, fmt), pc.invert(pc.or_(too_long, binary)))
+    shaped = pc.and_(shaped, pc.invert(pa.array(tail)))
+
+    candidates = np.flatnonzero(shaped.to_numpy(zero_copy_only=False))
+    fields = clf.parse(lines.take(candidates), fmt)
+    good_time = pc.is_valid(fields["ts"]).to_numpy(zero_copy_only=False)
+    fields = {name: column.filter(pa.array(good_time)) for name, column in fields.items()}
+    rows = candidates[good_time]
+
+    parsed = np.zeros(len(lines), dtype=bool)
+    parsed[rows] = True
+    quarantined = np.flatnonzero(~parsed)
+    return Parsed(fields, rows, quarantined, _reasons(lines, fmt, quarantined, too_long, binary, tail))
+
+
+def _reasons(lines, fmt, quarantined, too_long, binary, tail) -> pa.Array:
+    if len(quarantined) == 0:
+        return pa.array([], pa.string())
+    bad = pa.array(quarantined)
+    bad_lines = lines.take(bad)
+    conditions = [
+        tail[quarantined],
+        too_long.take(bad).to_numpy(zero_copy_only=False),
+        pc.equal(pc.binary_length(bad_lines), 0).to_numpy(zero_copy_only=False),
+        binary.take(bad).to_numpy(zero_copy_only=False),
+        pc.match_substring(bad_lines, "\ufffd").to_numpy(zero_copy_only=False),
+        pc.match_substring_regex(bad_lines, clf.LOOSE_PATTERNS[fmt]).to_numpy(zero_copy_only=False),
+        np.ones(len(quarantined), dtype=bool),
+    ]
+    first_true = np.argmax(np.vstack(conditions), axis=0)
+    return pa.array(np.array(REASONS, dtype=object)[first_true], pa.string())
+
+
+def request_table(parsed: Parsed, source: str, first_line: int, run_id: str) -> pa.Table:
+    """The parsed rows as a table of the restricted schema, anonymisation columns still empty."""
+    n = len(parsed.rows)
+    columns = {
+        "ts": parsed.fields["ts"],
+        "client_ip": parsed.fields["client"],
+        "source": pa.array(np.full(n, source, dtype=object), pa.string()),
+        "line_number": pa.array(parsed.rows + first_line, pa.int64()),
+        "run_id": pa.array(np.full(n, run_id, dtype=object), pa.string()),
+    }
+    for name in ("auth_user", "request", "method", "target", "path", "query", "protocol", "status", "bytes",
+                 "referrer", "user_agent", "vhost", "server_port"):  # fmt: skip
+        columns[name] = parsed.fields[name]
+    schema = RESTRICTED_REQUESTS
+    return pa.table([columns.get(f.name, pa.nulls(n, f.type)) for f in schema], schema=schema)
+
+
+def quarantine_table(lines: pa.Array, parsed: Parsed, source: str, first_line: int, run_id: str,
+                     max_line_bytes: int) -> pa.Table:  # fmt: skip
+    bad = lines.take(pa.array(parsed.quarantined))
+    n = len(bad)
+    return pa.table(
+        [
+            pa.array(np.full(n, source, dtype=object), pa.string()),
+            pa.array(parsed.quarantined + first_line, pa.int64()),
+            _cut(bad, max_line_bytes),
+            pc.cast(pc.binary_length(bad), pa.int64()),
+            parsed.reasons,
+            pa.array(np.full(n, run_id, dtype=object), pa.string()),
+        ],
+        schema=QUARANTINE,
+    )
+
+
+def _cut(lines: pa.Array, max_bytes: int) -> pa.Array:
+    """Lines cut to at most `max_bytes` UTF-8 bytes, never inside a character."""
+    long = pc.greater(pc.binary_length(lines), max_bytes)
+    if not pc.any(long).as_py():
+        return lines
+    cut = [v if len(v.encode()) <= max_bytes else v.encode()[:max_bytes].decode("utf-8", "ignore")
+           for v in lines.filter(long).to_pylist()]  # fmt: skip
+    return pc.replace_with_mask(lines, long, pa.array(cut, pa.string()))
+
+
+class ParseChunks(beam.DoFn):
+    """LogChunk -> Batch of requests (main output), Batch of quarantined lines, and chunk stats."""
+
+    QUARANTINE = "quarantine"
+    STATS = "stats"
+
+    def __init__(self, fmt: str, max_line_bytes: int, run_id: str):
+        self.fmt = fmt
+        self.max_line_bytes = max_line_bytes
+        self.run_id = run_id
+        self.lines = Metrics.counter("parse", "lines")
+        self.quarantined = Metrics.counter("parse", "quarantined")
+
+    def process(self, chunk: LogChunk):
+        parsed = parse_lines(chunk.lines, self.fmt, self.max_line_bytes, chunk.damaged_tail)
+        self.lines.inc(len(chunk.lines))
+        self.quarantined.inc(len(parsed.quarantined))
+        if len(parsed.rows):
+            yield Batch(chunk.source_id, chunk.index, request_table(parsed, chunk.source, chunk.first_line, self.run_id))
+        if len(parsed.quarantined):
+            table = quarantine_table(chunk.lines, parsed, chunk.source, chunk.first_line, self.run_id,
+                                     self.max_line_bytes)  # fmt: skip
+            yield beam.pvalue.TaggedOutput(self.QUARANTINE, Batch(chunk.source_id, chunk.index, table))
+        reasons = pc.value_counts(parsed.reasons).to_pylist() if len(parsed.quarantined) else []
+        yield beam.pvalue.TaggedOutput(
+            self.STATS,
+            {
+                "source": chunk.source,
+                "chunk": chunk.index,
+                "lines_read": len(chunk.lines),
+                "rows": len(parsed.rows),
+                "quarantined": len(parsed.quarantined),
+                "reasons": {r["values"]: r["counts"] for r in reasons},
+                "last": chunk.last,
+                "damage": chunk.damage,
+            },
+        )

@@ -1,0 +1,238 @@
+"""The Common Log Format family: Apache/nginx `common`, `combined` and `vhost_combined`.
+
+    203.0.113.7 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif?x=1 HTTP/1.0" 200 2326 "http://example.com/" "Mozilla/4.08"
+
+becomes one row: client `203.0.113.7`, auth_user `frank`, ts `2000-10-10 20:55:36Z`,
+method `GET`, target `/a.gif?x=1`, path `/a.gif`, query `x=1`, protocol `HTTP/1.0`,
+status 200, bytes 2326, referrer `http://example.com/`, user_agent `Mozilla/4.08`.
+
+Vectorised in two paths. Every line is first checked against the format's full
+pattern (RE2 matching without captures is cheap). In a line that matches and has
+no backslash, every double quote and every space before the first quote is a
+delimiter, so the fields are cut out by position with numpy over the chunk's one
+byte buffer, and the time is read digit by digit; no Python runs per line. Lines
+with escapes (`\\"`, `\\\\`, `\\xHH` as Apache and nginx write them), rare in practice,
+take the slow path: a Python regex and unescaping, line by line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.parse.common import (
+    METHOD,
+    TYPES,
+    clf_times,
+    dash_to_null,
+    empty_fields,
+    line_buffers,
+    slices,
+    split_request_line,
+)
+
+_QUOTED = r'"(?:[^"\\]|\\.)*"'
+# The last field may lack its closing quote: some servers and log shippers cut long
+# user agents at a length limit, and the rest of such a line is still a good record.
+_LAST_QUOTED = _QUOTED + "?"
+_TIME = r"\[[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}\]"
+_ANY_TIME = r"\[[^\]]*\]"
+_TAIL = r"[0-9]{3} (?:[0-9]+|-)"
+
+
+def _patterns(time: str) -> dict[str, str]:
+    head = rf"\S+ \S+ \S+ {time}"
+    return {
+        "common": rf"^{head} {_QUOTED} {_TAIL}$",
+        "combined": rf"^{head} {_QUOTED} {_TAIL} {_QUOTED} {_LAST_QUOTED}$",
+        "vhost_combined": rf"^\S+ {head} {_QUOTED} {_TAIL} {_QUOTED} {_LAST_QUOTED}$",
+    }
+
+
+FULL_PATTERNS = _patterns(_TIME)
+# The same shape with anything in the brackets: a line that matches this but not the
+# full pattern is quarantined for its timestamp rather than as a foreign format.
+LOOSE_PATTERNS = _patterns(_ANY_TIME)
+
+_Q = r'"(?P<{}>(?:[^"\\]|\\.)*)"'
+_CAPTURE_HEAD = r"(?P<client>\S+) \S+ (?P<auth_user>\S+) \[(?P<time>[^\]]*)\]"
+_CAPTURE_TAIL = r"(?P<status>[0-9]{3}) (?P<bytes>[0-9]+|-)"
+_CAPTURE_REST = rf" {_Q.format('referrer')} {_Q.format('user_agent')}?"
+_CAPTURE = {
+    "common": re.compile(rf"^{_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}$"),
+    "combined": re.compile(rf"^{_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}{_CAPTURE_REST}$"),
+    "vhost_combined": re.compile(rf"^(?P<vhost>\S+) {_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}{_CAPTURE_REST}$"),
+}
+CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
+
+# What Apache's ap_escape_logitem and nginx's escaping write, and the byte each stands for.
+_ESCAPE = re.compile(rb'\\(x[0-9A-Fa-f]{2}|["\\bnrtv])')
+_SIMPLE = {b'"': b'"', b"\\": b"\\", b"b": b"\b", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+_QUOTE, _SPACE, _QUESTION = ord('"'), ord(" "), ord("?")
+
+
+def unescape(text: str) -> str:
+    r"""`Mozilla \"x\" caf\xc3\xa9` -> `Mozilla "x" café`; bytes that are no UTF-8 become U+FFFD."""
+
+    def byte(match: re.Match[bytes]) -> bytes:
+        code = match.group(1)
+        return bytes([int(code[1:], 16)]) if code[:1] == b"x" else _SIMPLE[code]
+
+    return _ESCAPE.sub(byte, text.encode("utf-8", "surrogateescape")).decode("utf-8", "replace")
+
+
+def matches(lines: pa.Array, fmt: str) -> pa.Array:
+    return pc.match_substring_regex(lines, FULL_PATTERNS[fmt])
+
+
+def parse(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
+    """Fields of lines that all match `FULL_PATTERNS[fmt]`; `ts` is null where the time is no real time."""
+    if len(lines) == 0:
+        return empty_fields()
+    escaped = pc.match_substring(lines, "\\").to_numpy(zero_copy_only=False)
+    if not escaped.any():
+        return _cut_fields(lines.take(pa.array(np.arange(len(lines)))), fmt)  # one compact buffer
+    plain, rare = np.flatnonzero(~escaped), np.flatnonzero(escaped)
+    fast = _cut_fields(lines.take(pa.array(plain)), fmt)
+    slow = _parse_escaped(lines.take(pa.array(rare)).to_pylist(), fmt)
+    order = np.empty(len(lines), dtype=np.int64)
+    order[plain] = np.arange(len(plain))
+    order[rare] = len(plain) + np.arange(len(rare))
+    return {name: pa.concat_arrays([fast[name], slow[name]]).take(pa.array(order)) for name in fast}
+
+
+def _cut_fields(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
+    """Cut fields at quote and space positions: right for every line without escapes."""
+    data, raw, offsets = line_buffers(lines)
+    starts, ends = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
+    quotes = np.flatnonzero(raw == _QUOTE)
+    spaces = np.flatnonzero(raw == _SPACE)
+
+    def quote(k: int) -> np.ndarray:
+        return quotes[np.minimum(first_quote + k, len(quotes) - 1)]
+
+    def space(k: int) -> np.ndarray:
+        return spaces[np.minimum(first_space + k, len(spaces) - 1)]
+
+    first_quote = np.searchsorted(quotes, starts)
+    first_space = np.searchsorted(spaces, starts)
+    head = 1 if fmt == "vhost_combined" else 0  # spaces before the client
+    client_start = space(head - 1) + 1 if head else starts
+    time_at = space(head + 2) + 2
+    q0, q1 = quote(0), quote(1)
+    ts, valid_time = clf_times(raw, time_at)
+
+    fields = {
+        "client": slices(data, raw, client_start, space(head)),
+        "auth_user": slices(data, raw, space(head + 1) + 1, space(head + 2)),
+        "request": slices(data, raw, q0 + 1, q1),
+        "status": pa.array(_three_digits(raw, q1 + 2), pa.int16()),
+        "ts": pc.if_else(pa.array(valid_time), pa.array(ts, pa.int64()).cast(pa.timestamp("ms", tz="UTC")), None),
+    }
+    if fmt == "common":
+        bytes_end = ends
+        fields["referrer"] = fields["user_agent"] = pa.nulls(len(lines), pa.string())
+    else:
+        bytes_end = quote(2) - 1
+        quote_count = np.searchsorted(quotes, ends) - first_quote
+        ua_end = np.where(quote_count >= 6, quote(5), ends)
+        fields["referrer"] = slices(data, raw, quote(2) + 1, quote(3))
+        fields["user_agent"] = slices(data, raw, quote(4) + 1, ua_end)
+    fields["bytes"] = slices(data, raw, q1 + 6, bytes_end)
+    fields["vhost"] = slices(data, raw, starts, space(0)) if head else pa.nulls(len(lines), pa.string())
+    fields.update(_cut_request(data, raw, spaces, q0, q1))
+    return _finish(fields)
+
+
+def _three_digits(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
+    return (raw[at].astype(np.int16) - 48) * 100 + (raw[at + 1].astype(np.int16) - 48) * 10 + raw[at + 2] - 48
+
+
+def _cut_request(data: pa.Buffer, raw: np.ndarray, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> dict:
+    """Method, target, path, query and protocol by position, as `split_request_line` does."""
+    last = max(len(spaces) - 1, 0)
+    first_space = spaces[np.minimum(np.searchsorted(spaces, q0 + 1), last)] if len(spaces) else q1
+    last_space = spaces[np.maximum(np.searchsorted(spaces, q1) - 1, 0)] if len(spaces) else q1
+    has_space = (first_space > q0) & (first_space < q1)
+    method = slices(data, raw, q0 + 1, first_space)
+    protocol_start = last_space + 1
+    has_protocol = has_space & (last_space > first_space) & _starts_with(raw, protocol_start, b"HTTP/")
+    target_end = np.where(has_protocol, last_space, q1)
+    well_formed = has_space & (target_end > first_space + 1)
+    well_formed &= pc.match_substring_regex(method, METHOD).to_numpy(zero_copy_only=False)
+    target_start = first_space + 1
+    marks = np.flatnonzero(raw == _QUESTION)
+    mark = marks[np.minimum(np.searchsorted(marks, target_start), max(len(marks) - 1, 0))] if len(marks) else q1
+    has_query = well_formed & (mark >= target_start) & (mark < target_end)
+    path_end = np.where(has_query, mark, target_end)
+    return {
+        "method": pc.if_else(pa.array(well_formed), method, None),
+        "target": slices(data, raw, target_start, target_end, well_formed),
+        "path": slices(data, raw, target_start, path_end, well_formed),
+        "query": slices(data, raw, mark + 1, target_end, has_query),
+        "protocol": slices(data, raw, protocol_start, q1, well_formed & has_protocol),
+    }
+
+
+def _starts_with(raw: np.ndarray, at: np.ndarray, prefix: bytes) -> np.ndarray:
+    ok = np.ones(len(at), dtype=bool)
+    for i, byte in enumerate(prefix):
+        ok &= raw[np.minimum(at + i, len(raw) - 1)] == byte
+    return ok
+
+
+def _parse_escaped(lines: list[str], fmt: str) -> dict[str, pa.Array]:
+    """The slow path, line by line: captures, unescaping, the request split in Python."""
+    columns: dict[str, list] = {name: [] for name in _FIELD_ORDER}
+    for line in lines:
+        match = _CAPTURE[fmt].match(line)
+        get = match.groupdict()
+        request = unescape(get["request"])
+        method, target, path, query, protocol = split_request_line(request)
+        try:
+            ts = dt.datetime.strptime(get["time"], CLF_TIME)
+        except ValueError:
+            ts = None
+        values = {
+            "client": get["client"], "auth_user": unescape(get["auth_user"]), "request": request,
+            "status": int(get["status"]), "bytes": get["bytes"], "ts": ts,
+            "referrer": unescape(get["referrer"]) if get.get("referrer") is not None else None,
+            "user_agent": unescape(get["user_agent"]) if get.get("user_agent") is not None else None,
+            "vhost": get.get("vhost"), "method": method, "target": target, "path": path, "query": query,
+            "protocol": protocol,
+        }  # fmt: skip
+        for name in _FIELD_ORDER:
+            columns[name].append(values[name])
+    fields = {name: pa.array(values, _RAW_TYPES.get(name, pa.string())) for name, values in columns.items()}
+    return _finish(fields)
+
+
+_FIELD_ORDER = ("client", "auth_user", "request", "status", "bytes", "ts", "referrer", "user_agent", "vhost",
+                "method", "target", "path", "query", "protocol")  # fmt: skip
+
+
+
+_RAW_TYPES = {"ts": TYPES["ts"], "status": TYPES["status"]}  # the rest is text until _finish
+
+
+def _finish(fields: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """`-` to null, bytes to integers, `host:port` of vhost_combined split."""
+    n = len(fields["client"])
+    out = dict(fields)
+    out["auth_user"] = dash_to_null(fields["auth_user"])
+    out["referrer"] = dash_to_null(fields["referrer"])
+    out["user_agent"] = dash_to_null(fields["user_agent"])
+    out["bytes"] = pc.cast(pc.if_else(pc.equal(fields["bytes"], "-"), "0", fields["bytes"]), TYPES["bytes"])
+    out["server_port"] = pa.nulls(n, TYPES["server_port"])
+    vhost = fields["vhost"]
+    if vhost.null_count < n:
+        host_port = pc.split_pattern(vhost, ":", max_splits=1, reverse=True)
+        port = pc.list_element(pc.list_slice(host_port, 0, 2, return_fixed_size_list=True), 1)
+        numeric = pc.fill_null(pc.match_substring_regex(port, r"^[0-9]{1,5}$"), False)
+        out["vhost"] = pc.if_else(numeric, pc.list_element(host_port, 0), vhost)
+        out["server_port"] = pc.cast(pc.if_else(numeric, port, None), TYPES["server_port"])
+    return out

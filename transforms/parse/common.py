@@ -1,0 +1,146 @@
+"""What every log format parses into: the same fields, the same types, and the request split."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# Fields a format parser returns, in order; a format without one returns nulls.
+FIELDS = (
+    "client", "auth_user", "ts", "request", "method", "target", "path", "query",
+    "protocol", "status", "bytes", "referrer", "user_agent", "vhost", "server_port",
+)  # fmt: skip
+TYPES = {"ts": pa.timestamp("ms", tz="UTC"), "status": pa.int16(), "bytes": pa.int64(), "server_port": pa.int32()}
+
+METHOD = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
+_METHOD_RE = re.compile(METHOD)
+
+
+def empty_fields() -> dict[str, pa.Array]:
+    return {name: pa.array([], TYPES.get(name, pa.string())) for name in FIELDS}
+
+
+def dash_to_null(values: pa.Array) -> pa.Array:
+    """`-` is how access logs write "no value"."""
+    return pc.if_else(pc.equal(values, "-"), None, values)
+
+
+def split_request_line(request: str | None) -> tuple[str | None, str | None, str | None, str | None, str | None]:
+    """`GET /a?b=1 HTTP/1.1` -> (method, target, path, query, protocol), for one line.
+
+    The method is the first word, the protocol the last word if it is `HTTP/...`,
+    the target what lies between. A request line without a method and a target
+    (`-` for a timed-out connection, TLS bytes sent to a plain port) gives five
+    nulls; the raw line stays in `request`, which only the restricted zone holds.
+    """
+    if request is None or " " not in request:
+        return None, None, None, None, None
+    method, rest = request.split(" ", 1)
+    protocol = None
+    if " " in rest:
+        head, last = rest.rsplit(" ", 1)
+        if last.startswith("HTTP/"):
+            rest, protocol = head, last
+    if not _METHOD_RE.match(method) or not rest:
+        return None, None, None, None, None
+    path, mark, query = rest.partition("?")
+    return method, rest, path, query if mark else None, protocol
+
+
+def line_buffers(lines: pa.Array) -> tuple[pa.Buffer, np.ndarray, np.ndarray]:
+    """(data buffer, its bytes as uint8, start offset of each line plus the end) of a string array."""
+    _, offsets, data = lines.buffers()
+    ends = np.frombuffer(offsets, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
+    return data, np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8), ends
+
+
+# A string_view element holds up to 12 bytes inline; longer ones point into a buffer.
+_INLINE = 12
+
+
+def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+           present: np.ndarray | None = None) -> pa.Array:  # fmt: skip
+    """A string array of `data[starts[i]:ends[i]]`: built as views into `data`, then cast once.
+
+    Cutting fields out of lines this way is a few numpy operations per field rather
+    than a Python step per line; rows where `present` is False are null.
+    """
+    n = len(starts)
+    lengths = np.maximum(ends - starts, 0).astype(np.int32)
+    views = np.zeros((n, 4), dtype=np.int32)
+    views[:, 0] = lengths
+    view_bytes = views.view(np.uint8)
+    window = np.arange(_INLINE)
+    gather = np.minimum(starts[:, None] + window, max(len(raw) - 1, 0))
+    head = raw[gather] if len(raw) else np.zeros((n, _INLINE), np.uint8)
+    head[window[None, :] >= lengths[:, None]] = 0
+    short = lengths <= _INLINE
+    view_bytes[short, 4:16] = head[short]
+    long = ~short
+    view_bytes[long, 4:8] = head[long, :4]
+    views[long, 3] = starts[long]  # buffer index 0 (views[:, 2]) and offset into it
+    validity = None
+    if present is not None and not present.all():
+        validity = pa.array(present).buffers()[1]
+    array = pa.Array.from_buffers(pa.string_view(), n, [validity, pa.py_buffer(views), data])
+    return array.cast(pa.string())
+
+
+def digits(raw: np.ndarray, at: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(value, all digits?) of the `width` ASCII digits starting at each position."""
+    value = np.zeros(len(at), dtype=np.int64)
+    ok = np.ones(len(at), dtype=bool)
+    for i in range(width):
+        d = raw[at + i].astype(np.int64) - 48
+        ok &= (d >= 0) & (d <= 9)
+        value = value * 10 + d
+    return value, ok
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_MONTH_CODES = np.array([(ord(m[0]) << 16) | (ord(m[1]) << 8) | ord(m[2]) for m in _MONTHS], dtype=np.int64)
+_MONTH_ORDER = np.argsort(_MONTH_CODES)
+_SORTED_MONTH_CODES = _MONTH_CODES[_MONTH_ORDER]
+
+
+def days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of proleptic Gregorian dates (H. Hinnant's algorithm), vectorised."""
+    y = year - (month <= 2)
+    era = np.floor_divide(y, 400)
+    yoe = y - era * 400
+    mp = (month + 9) % 12
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def clf_times(raw: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC epoch milliseconds, valid?) of `10/Oct/2000:13:55:36 -0700` starting at each position."""
+    day, ok1 = digits(raw, at, 2)
+    year, ok2 = digits(raw, at + 7, 4)
+    hour, ok3 = digits(raw, at + 12, 2)
+    minute, ok4 = digits(raw, at + 15, 2)
+    second, ok5 = digits(raw, at + 18, 2)
+    zone_h, ok6 = digits(raw, at + 22, 2)
+    zone_m, ok7 = digits(raw, at + 24, 2)
+    code = (raw[at + 3].astype(np.int64) << 16) | (raw[at + 4].astype(np.int64) << 8) | raw[at + 5]
+    found = np.minimum(np.searchsorted(_SORTED_MONTH_CODES, code), 11)
+    month_ok = _SORTED_MONTH_CODES[found] == code
+    month = _MONTH_ORDER[found] + 1
+    sign = np.where(raw[at + 21] == ord("-"), -1, 1)
+    sign_ok = (raw[at + 21] == ord("-")) | (raw[at + 21] == ord("+"))
+    separators_ok = (
+        (raw[at + 2] == ord("/")) & (raw[at + 6] == ord("/")) & (raw[at + 11] == ord(":"))
+        & (raw[at + 14] == ord(":")) & (raw[at + 17] == ord(":")) & (raw[at + 20] == ord(" "))
+    )  # fmt: skip
+    month_days = np.array([31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month - 1, 0, 11)]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    day_ok = (day >= 1) & (day <= month_days) & ~((month == 2) & (day == 29) & ~leap)
+    ranges_ok = (hour < 24) & (minute < 60) & (second < 60) & (zone_h < 24) & (zone_m < 60)
+    valid = ok1 & ok2 & ok3 & ok4 & ok5 & ok6 & ok7 & month_ok & sign_ok & separators_ok & day_ok & ranges_ok
+    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
+    seconds -= sign * (zone_h * 3600 + zone_m * 60)
+    return seconds * 1000, valid

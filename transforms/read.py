@@ -1,0 +1,138 @@
+"""Reading access logs into chunks of lines: Arrow string arrays of up to `chunk_lines` lines.
+
+A file is read as one stream, decompressed by its suffix (`.gz`, `.bz2`, `.zst`;
+concatenated gzip members and bzip2 streams and multi-frame zstd all read whole),
+and cut at newlines, so every chunk knows the number of its first line.
+
+Bytes are decoded as UTF-8 with U+FFFD for what is not, so no line can fail a
+bundle. A damaged stream (a truncated `.gz`, say) keeps every line before the
+damage: the bytes after the last newline become a final line marked as the
+damaged tail, and the damage itself is described on the chunk for the manifest.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import hashlib
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import apache_beam as beam
+import pyarrow as pa
+import zstandard
+from apache_beam.metrics import Metrics
+
+from transforms import storage
+
+# Decompressed bytes read per call: big enough to amortise Python's per-call cost,
+# small enough to keep the reader's own buffer a rounding error next to a chunk.
+_READ_BYTES = 4 * 1024 * 1024
+# A chunk is closed at this many bytes even before `chunk_lines` lines, so a log of
+# very long lines still yields chunks of bounded size.
+_CHUNK_BYTES = 64 * 1024 * 1024
+
+_STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
+
+
+@dataclass
+class LogChunk:
+    source: str
+    index: int  # 0, 1, ... within the source
+    first_line: int  # 1-based number of the chunk's first line in the source
+    lines: pa.Array  # string, one element per line, without the line end
+    last: bool = False  # the source's final chunk
+    damage: str | None = None  # on the final chunk: what broke the stream, if anything
+    damaged_tail: bool = False  # the final line is the cut-off bytes before the damage
+
+    @property
+    def source_id(self) -> str:
+        return source_id(self.source)
+
+
+def source_id(source: str) -> str:
+    """A stable short name for an input, used in output file names so re-runs replace their files."""
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def open_log(path: str) -> BinaryIO:
+    raw = storage.open_read(path)
+    if path.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    if path.endswith(".bz2"):
+        return bz2.BZ2File(raw, mode="rb")
+    if path.endswith(".zst"):
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=True)
+    return raw
+
+
+def _describe(error: Exception, offset: int) -> str:
+    kind = type(error).__name__
+    text = str(error).splitlines()[0][:200] if str(error) else ""
+    return f"{kind} after {offset} decompressed bytes" + (f": {text}" if text else "")
+
+
+def read_chunks(path: str, chunk_lines: int) -> Iterator[LogChunk]:
+    """Yield the file's lines as chunks; always at least one chunk (empty for an empty file)."""
+    index = 0
+    first_line = 1
+    pending: list[str] = []  # lines decoded but not yet emitted
+    pending_bytes = 0
+    carry = b""  # bytes after the last newline seen
+    offset = 0
+    damage = None
+    with open_log(path) as stream:
+        while True:
+            try:
+                block = stream.read(_READ_BYTES)
+            except _STREAM_ERRORS as error:
+                damage = _describe(error, offset)
+                break
+            if not block:
+                break
+            offset += len(block)
+            cut = block.rfind(b"\n")
+            if cut < 0:
+                carry += block
+                continue
+            complete, carry = carry + block[: cut + 1], block[cut + 1 :]
+            pending.extend(complete.decode("utf-8", "replace").split("\n")[:-1])
+            pending_bytes += len(complete)
+            while len(pending) >= chunk_lines or pending_bytes >= _CHUNK_BYTES:
+                take = min(chunk_lines, len(pending))
+                yield LogChunk(path, index, first_line, pa.array(pending[:take], pa.string()))
+                index += 1
+                first_line += take
+                # Proportional estimate: the byte cap bounds memory, it need not be exact.
+                pending_bytes = pending_bytes * (len(pending) - take) // len(pending)
+                pending = pending[take:]
+    damaged_tail = damage is not None and bool(carry)
+    if carry:
+        pending.append(carry.decode("utf-8", "replace"))
+    yield LogChunk(
+        path,
+        index,
+        first_line,
+        pa.array(pending, pa.string()),
+        last=True,
+        damage=damage,
+        damaged_tail=damaged_tail,
+    )
+
+
+class ReadLogChunks(beam.DoFn):
+    """Input file path -> LogChunk elements."""
+
+    def __init__(self, chunk_lines: int):
+        self.chunk_lines = chunk_lines
+        self.files = Metrics.counter("read", "files")
+        self.damaged = Metrics.counter("read", "damaged_files")
+
+    def process(self, path: str) -> Iterator[LogChunk]:
+        self.files.inc()
+        for chunk in read_chunks(path, self.chunk_lines):
+            if chunk.damage:
+                self.damaged.inc()
+            yield chunk

@@ -1,0 +1,89 @@
+"""The one place that knows each dataset's columns, and the element that carries them.
+
+Partition column `dt` (the event's UTC date; for quarantine the run's date) is not
+stored in the files: it is the Hive folder `dt=YYYY-MM-DD`, which DuckDB, Athena,
+Trino and Spark turn back into a column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+TS = pa.timestamp("ms", tz="UTC")
+
+RESTRICTED_REQUESTS = pa.schema(
+    [
+        ("ts", TS),
+        ("client_ip", pa.string()),  # the full address (or hostname) as the server wrote it
+        ("ip_version", pa.int8()),
+        ("client_net", pa.string()),
+        ("client_token", pa.string()),
+        ("key_id", pa.string()),
+        ("auth_user", pa.string()),
+        ("request", pa.string()),  # the raw request line
+        ("method", pa.string()),
+        ("target", pa.string()),  # the raw request target
+        ("path", pa.string()),
+        ("query", pa.string()),
+        ("protocol", pa.string()),
+        ("status", pa.int16()),
+        ("bytes", pa.int64()),
+        ("referrer", pa.string()),
+        ("user_agent", pa.string()),
+        ("vhost", pa.string()),
+        ("server_port", pa.int32()),
+        ("source", pa.string()),
+        ("line_number", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
+ANONYMISED_REQUESTS = pa.schema(
+    [
+        ("ts", TS),
+        ("method", pa.string()),
+        ("path", pa.string()),  # scrubbed: no address, e-mail or secret
+        ("query", pa.string()),  # scrubbed
+        ("protocol", pa.string()),
+        ("status", pa.int16()),
+        ("status_class", pa.string()),  # 1xx .. 5xx
+        ("bytes", pa.int64()),
+        ("referrer", pa.string()),  # scrubbed
+        ("user_agent", pa.string()),  # scrubbed
+        ("vhost", pa.string()),
+        ("server_port", pa.int32()),
+        ("ip_version", pa.int8()),
+        ("client_net", pa.string()),  # CIDR text: 203.0.113.0/24, 2001:db8:ab00::/48
+        ("client_token", pa.string()),  # HMAC-SHA-256 of the client under key_id, 128 bits hex
+        ("key_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+QUARANTINE = pa.schema(
+    [
+        ("source", pa.string()),
+        ("line_number", pa.int64()),
+        ("line", pa.string()),  # as read, invalid UTF-8 as U+FFFD, cut at input.max_line_bytes
+        ("line_bytes", pa.int64()),  # length of the whole line as read
+        ("reason", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+DATASETS = {
+    ("restricted", "requests"): RESTRICTED_REQUESTS,
+    ("anonymised", "requests"): ANONYMISED_REQUESTS,
+    ("restricted", "quarantine"): QUARANTINE,
+}
+
+
+@dataclass
+class Batch:
+    """A table of rows from one chunk of one input: the unit every step hands on."""
+
+    source_id: str
+    index: int
+    table: pa.Table
