@@ -72,33 +72,13 @@ def _run(job: str, argv: list[str]) -> int:
         config = load_config(args.config)
         as_of = ingest.parse_time(args.as_of) if args.as_of else None
         manifest = ingest.run(config, args.input, as_of, beam_args)
-        print(summary(manifest))
+        print(ingest.summary(manifest))
         return 0 if manifest["totals"]["balanced"] else 1
     if job == "demo":
         from pipelines import demo
 
         return demo.main(argv)
     raise AssertionError(job)
-
-
-def summary(manifest: dict) -> str:
-    """What a run did, in a few lines a person reads."""
-    t = manifest["totals"]
-    lines = [
-        f"run {manifest['run_id']}: {t['inputs']} input file(s), {t['lines_read']:,} lines read, "
-        f"{t['rows']:,} rows, {t['quarantined']:,} quarantined"
-        + ("" if t["balanced"] else "  ** NOT BALANCED: lines were lost **"),
-    ]
-    for reason, count in t["quarantine_reasons"].items():
-        lines.append(f"  quarantined {reason}: {count:,}")
-    for entry in manifest["inputs"]:
-        if entry["damage"]:
-            lines.append(f"  damaged input {entry['path']}: {entry['damage']} (lines before the damage kept)")
-    lines.append(
-        f"  restricted rows (inside the {manifest['security_window_days']}-day window): "
-        f"{t.get('restricted_requests_rows', 0):,}; anonymised rows: {t.get('anonymised_requests_rows', 0):,}"
-    )
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ the documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and
 2001:db8::/32) and every client host name ends in example.net, so the logs hold
 no real person's address. One combined-format line:
 
-    2001:db8:4a1f:7c::3e1 - - [24/Nov/2026:10:15:02 +0100] "GET /api/v1/timesheets?week=2026-W48 HTTP/2.0" 200 5380 "https://app.example.com/app/timesheets" "Mozilla/5.0 (Macintosh; ...)"
+    2001:db8:4a1f:7c::3e1 - - [24/Nov/2026:10:15:02 +0100] "GET /api/v1/timesheets?week=2026-W48 HTTP/1.1" 200 5380
+      "-" "python-requests/2.32.3"
+
+(one line in the log, folded here).
 
 Besides ordinary traffic a log carries what the pipeline must cope with: personal data
 in URLs (e-mail addresses, tokens, an address in a query), attack probes in bursts from
@@ -27,6 +30,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime
+import functools
 import gzip
 import ipaddress
 import time
@@ -60,8 +64,9 @@ _ATTACKERS = 6
 _ZIPF_EXPONENT = 1.1
 _ZIPF_OFFSET = 3
 
-_BROWSER, _INTEGRATION, _ROBOT = 0, 1, 2
-_CLIENT_KIND_SHARES = (0.84, 0.09, 0.07)
+_BROWSER, _INTEGRATION, _CRAWLER, _MONITOR = range(4)
+_KIND_GROUPS = ("browser", "integration", "crawler", "monitor")
+_CLIENT_KIND_SHARES = (0.84, 0.09, 0.05, 0.02)
 
 # Columns of the pieces matrix of a block; joined row by row they make the lines.
 (_VHOST, _CLIENT, _USER, _TIME, _METHOD, _PATH, _ID, _SUFFIX, _QUERY, _PROTOCOL,
@@ -80,7 +85,7 @@ class LogSpec:
     """
 
     lines: int = 200_000
-    day: datetime.date = datetime.date(2026, 11, 24)
+    day: datetime.date = datetime.date(2026, 11, 24)  # fixed, so that a seed alone decides the bytes
     seed: int = 1
     fmt: str = "combined"
     ipv6_share: float = 0.3
@@ -127,58 +132,58 @@ class _Route(NamedTuple):
     size: int  # median bytes of a successful response
     spread: float  # lognormal sigma of that size; 0 for a fixed file
     referrer: str
-    weights: tuple[float, float, float]  # how often browsers, integrations and robots ask for it
+    weights: tuple[float, float, float, float]  # how often browsers, integrations, crawlers, monitors ask
 
 
 _ROUTES = (
-    _Route("GET", "/api/v1/timesheets", "", "week", "read", 5200, 0.5, "app", (14, 10, 0)),
-    _Route("GET", "/api/v1/timesheets/{}", "timesheet", "", "read", 2100, 0.4, "app", (10, 6, 0)),
-    _Route("PUT", "/api/v1/timesheets/{}", "timesheet", "", "update", 2100, 0.3, "app", (4, 2, 0)),
-    _Route("POST", "/api/v1/timesheets/{}/submit", "timesheet", "", "create", 310, 0.2, "app", (1.5, 0.5, 0)),
-    _Route("GET", "/api/v1/projects", "", "page", "read", 8600, 0.6, "app", (5, 8, 0)),
-    _Route("GET", "/api/v1/projects/{}/entries", "project", "week", "read", 4300, 0.7, "app", (9, 8, 0)),
-    _Route("POST", "/api/v1/projects/{}/entries", "project", "", "create", 420, 0.2, "app", (6, 6, 0)),
-    _Route("PUT", "/api/v1/entries/{}", "entry", "", "update", 420, 0.2, "app", (4, 2, 0)),
-    _Route("DELETE", "/api/v1/entries/{}", "entry", "", "delete", 0, 0.0, "app", (1, 0.5, 0)),
-    _Route("GET", "/api/v1/me", "", "", "read", 780, 0.1, "app", (6, 2, 0)),
-    _Route("GET", "/api/v1/notifications", "", "since", "read", 640, 0.8, "app", (6, 0, 0)),
-    _Route("POST", "/api/v1/auth/refresh", "", "", "refresh", 540, 0.05, "app", (3, 2, 0)),
-    _Route("GET", "/api/v1/reports/hours", "", "report", "read", 48_000, 1.0, "app", (0.8, 3, 0)),
-    _Route("GET", "/app/{}", "page", "", "page", 2300, 0.02, "entry", (4, 0, 0)),
-    _Route("GET", "/static/app.3f9c2a1b.js", "", "", "static", 412_388, 0.0, "asset", (3, 0, 0)),
-    _Route("GET", "/static/vendor.8e41d07c.js", "", "", "static", 1_204_551, 0.0, "asset", (3, 0, 0)),
-    _Route("GET", "/static/app.b2c47e90.css", "", "", "static", 58_212, 0.0, "asset", (3, 0, 0)),
-    _Route("GET", "/static/fonts/inter-var.a91f3c.woff2", "", "", "static", 318_044, 0.0, "asset", (1, 0, 0)),
-    _Route("GET", "/static/img/logo.5c2e0d.svg", "", "", "static", 4182, 0.0, "asset", (2, 0, 0)),
+    _Route("GET", "/api/v1/timesheets", "", "week", "read", 5200, 0.5, "app", (14, 10, 0, 0)),
+    _Route("GET", "/api/v1/timesheets/{}", "timesheet", "", "read", 2100, 0.4, "app", (10, 6, 0, 0)),
+    _Route("PUT", "/api/v1/timesheets/{}", "timesheet", "", "update", 2100, 0.3, "app", (4, 2, 0, 0)),
+    _Route("POST", "/api/v1/timesheets/{}/submit", "timesheet", "", "create", 310, 0.2, "app", (1.5, 0.5, 0, 0)),
+    _Route("GET", "/api/v1/projects", "", "page", "read", 8600, 0.6, "app", (5, 8, 0, 0)),
+    _Route("GET", "/api/v1/projects/{}/entries", "project", "week", "read", 4300, 0.7, "app", (9, 8, 0, 0)),
+    _Route("POST", "/api/v1/projects/{}/entries", "project", "", "create", 420, 0.2, "app", (6, 6, 0, 0)),
+    _Route("PUT", "/api/v1/entries/{}", "entry", "", "update", 420, 0.2, "app", (4, 2, 0, 0)),
+    _Route("DELETE", "/api/v1/entries/{}", "entry", "", "delete", 0, 0.0, "app", (1, 0.5, 0, 0)),
+    _Route("GET", "/api/v1/me", "", "", "read", 780, 0.1, "app", (6, 2, 0, 0)),
+    _Route("GET", "/api/v1/notifications", "", "unread", "read", 640, 0.8, "app", (6, 0, 0, 0)),
+    _Route("POST", "/api/v1/auth/refresh", "", "", "refresh", 540, 0.05, "app", (3, 2, 0, 0)),
+    _Route("GET", "/api/v1/reports/hours", "", "report", "read", 48_000, 1.0, "app", (0.8, 3, 0, 0)),
+    _Route("GET", "/app/{}", "page", "", "page", 2300, 0.02, "entry", (4, 0, 0, 0)),
+    _Route("GET", "/static/app.3f9c2a1b.js", "", "", "static", 412_388, 0.0, "asset", (3, 0, 0, 0)),
+    _Route("GET", "/static/vendor.8e41d07c.js", "", "", "static", 1_204_551, 0.0, "asset", (3, 0, 0, 0)),
+    _Route("GET", "/static/app.b2c47e90.css", "", "", "static", 58_212, 0.0, "asset", (3, 0, 0, 0)),
+    _Route("GET", "/static/fonts/inter-var.a91f3c.woff2", "", "", "static", 318_044, 0.0, "asset", (1, 0, 0, 0)),
+    _Route("GET", "/static/img/logo.5c2e0d.svg", "", "", "static", 4182, 0.0, "asset", (2, 0, 0, 0)),
     # the previous build: tabs left open over a deploy still ask for it
-    _Route("GET", "/static/app.7d10e5f2.js", "", "", "stale", 409_771, 0.0, "asset", (0.15, 0, 0)),
-    _Route("GET", "/favicon.ico", "", "", "favicon", 15_086, 0.0, "asset", (1.5, 0, 0.5)),
-    _Route("GET", "/login", "", "next", "page", 3100, 0.02, "entry", (2, 0, 0.6)),
-    _Route("POST", "/login", "", "", "login", 3100, 0.02, "login", (1.6, 0.3, 0)),
-    _Route("GET", "/logout", "", "", "redirect", 0, 0.0, "app", (0.4, 0, 0)),
-    _Route("GET", "/", "", "", "root", 2300, 0.02, "entry", (1, 0, 1.5)),
-    _Route("HEAD", "/healthz", "", "", "health", 0, 0.0, "none", (0, 0.5, 6)),
-    _Route("GET", "/healthz", "", "", "health", 15, 0.0, "none", (0, 1, 2)),
-    _Route("GET", "/robots.txt", "", "", "robots", 68, 0.0, "none", (0, 0, 1.5)),
-    _Route("GET", "/sitemap.xml", "", "", "robots", 1290, 0.0, "none", (0, 0, 0.5)),
+    _Route("GET", "/static/app.7d10e5f2.js", "", "", "stale", 409_771, 0.0, "asset", (0.15, 0, 0, 0)),
+    _Route("GET", "/favicon.ico", "", "", "favicon", 15_086, 0.0, "asset", (1.5, 0, 0.5, 0)),
+    _Route("GET", "/login", "", "next", "page", 3100, 0.02, "entry", (2, 0, 0.6, 0)),
+    _Route("POST", "/login", "", "", "login", 3100, 0.02, "login", (0.8, 0.2, 0, 0)),
+    _Route("GET", "/logout", "", "", "redirect", 0, 0.0, "app", (0.2, 0, 0, 0)),
+    _Route("GET", "/", "", "", "root", 2300, 0.02, "entry", (0.4, 0, 1, 0.5)),
+    _Route("HEAD", "/healthz", "", "", "health", 0, 0.0, "none", (0, 0.5, 0, 6)),
+    _Route("GET", "/healthz", "", "", "health", 15, 0.0, "none", (0, 1, 0, 2)),
+    _Route("GET", "/robots.txt", "", "", "robots", 68, 0.0, "none", (0, 0, 1.5, 0)),
+    _Route("GET", "/sitemap.xml", "", "", "robots", 1290, 0.0, "none", (0, 0, 0.5, 0)),
     # personal data in the URL: what the anonymiser must scrub
-    _Route("GET", "/api/v1/users/{}", "email", "", "read", 920, 0.1, "app", (0.5, 0.8, 0)),
-    _Route("GET", "/api/v1/users", "", "email", "read", 1100, 0.3, "app", (0.3, 0.5, 0)),
-    _Route("GET", "/reset-password", "", "reset", "token", 2900, 0.02, "mail", (0.2, 0, 0)),
-    _Route("GET", "/api/v1/invitations/accept", "", "token", "token", 610, 0.1, "mail", (0.15, 0, 0)),
-    _Route("GET", "/api/v1/admin/audit", "", "ip", "admin", 12_000, 0.8, "app", (0.1, 0.2, 0)),
+    _Route("GET", "/api/v1/users/{}", "email", "", "read", 920, 0.1, "app", (0.5, 0.8, 0, 0)),
+    _Route("GET", "/api/v1/users", "", "email", "read", 1100, 0.3, "app", (0.3, 0.5, 0, 0)),
+    _Route("GET", "/reset-password", "", "reset", "token", 2900, 0.02, "mail", (0.2, 0, 0, 0)),
+    _Route("GET", "/api/v1/invitations/accept", "", "token", "token", 610, 0.1, "mail", (0.15, 0, 0, 0)),
+    _Route("GET", "/api/v1/admin/audit", "", "ip", "admin", 12_000, 0.8, "app", (0.1, 0.2, 0, 0)),
 )
 
 _STATUSES = (200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408, 409, 410, 422, 429, 500, 502, 503, 504)
 _STATUS_PROFILES: dict[str, dict[int, float]] = {
-    "read": {200: 0.915, 304: 0.04, 404: 0.025, 401: 0.01, 403: 0.003, 429: 0.002,
-             500: 0.002, 502: 0.001, 503: 0.001, 504: 0.001},
-    "create": {201: 0.9, 200: 0.02, 400: 0.04, 422: 0.015, 409: 0.008, 401: 0.008, 500: 0.005, 503: 0.004},
+    "read": {200: 0.915, 304: 0.03, 404: 0.032, 401: 0.012, 403: 0.004, 429: 0.002,
+             500: 0.0025, 502: 0.001, 503: 0.001, 504: 0.0005},
+    "create": {201: 0.89, 200: 0.02, 400: 0.05, 422: 0.015, 409: 0.008, 401: 0.008, 500: 0.005, 503: 0.004},
     "update": {200: 0.92, 400: 0.03, 409: 0.015, 404: 0.015, 401: 0.01, 500: 0.006, 503: 0.004},
     "delete": {204: 0.93, 404: 0.045, 403: 0.015, 500: 0.01},
     "refresh": {200: 0.9, 401: 0.1},
-    "page": {200: 0.78, 304: 0.15, 302: 0.07},
-    "static": {200: 0.6, 304: 0.39, 206: 0.005, 404: 0.005},
+    "page": {200: 0.85, 304: 0.12, 302: 0.03},
+    "static": {200: 0.69, 304: 0.3, 206: 0.005, 404: 0.005},
     "stale": {404: 0.92, 200: 0.08},
     "favicon": {200: 0.6, 304: 0.4},
     "login": {302: 0.8, 200: 0.02, 401: 0.14, 403: 0.03, 429: 0.01},
@@ -233,12 +238,12 @@ _AGENTS = (
     _Agent("okhttp/4.12.0", "integration", 1),
     _Agent("axios/1.7.7", "integration", 1),
     _Agent("Apache-HttpClient/4.5.14 (Java/17.0.9)", "integration", 1),
-    _Agent("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "robot", 3),
-    _Agent("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "robot", 2),
-    _Agent("Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)", "robot", 4),
-    _Agent("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "robot", 1),
-    _Agent("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "robot", 1),
-    _Agent("-", "robot", 1),
+    _Agent("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "crawler", 3),
+    _Agent("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "crawler", 2),
+    _Agent("Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)", "monitor", 4),
+    _Agent("Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)", "crawler", 1),
+    _Agent("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "crawler", 1),
+    _Agent("-", "monitor", 1),  # a bare health check sends no User-Agent
     _Agent("sqlmap/1.8.11#stable (https://sqlmap.org)", "scanner", 0),
     _Agent("Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000562)", "scanner", 0),
     _Agent("Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", "scanner", 0),
@@ -392,7 +397,7 @@ def _id_pools(rng: np.random.Generator, emails: list[str]) -> dict[str, _Pool]:
 def _query_pools(rng: np.random.Generator, day: datetime.date, emails: list[str]) -> dict[str, _Pool]:
     weeks = [_iso_week(day - datetime.timedelta(weeks=k)) for k in (0, 1, 2, 3, -1)]
     week_items, week_weights = [b""], [0.15]
-    for week, weight in zip(weeks, (0.5, 0.2, 0.07, 0.03, 0.05)):
+    for week, weight in zip(weeks, (0.5, 0.2, 0.07, 0.03, 0.05), strict=True):
         week_items += [f"?week={week}".encode(), f"?week={week}&page=2".encode(), f"?week={week}&page=3".encode()]
         week_weights += [weight * 0.8, weight * 0.15, weight * 0.05]
     month = day.replace(day=1)
@@ -406,13 +411,13 @@ def _query_pools(rng: np.random.Generator, day: datetime.date, emails: list[str]
         "week": _Pool(week_items, week_weights),
         "page": _Pool([b"", b"?page=2", b"?page=3", b"?page=1&per_page=100", b"?sort=name", b"?archived=true"],
                       (60, 12, 4, 10, 10, 4)),
-        "since": _Pool([f"?since={day}T{hour:02d}:00:00Z".encode() for hour in range(24)]),
+        "unread": _Pool([b"", b"?unread=true", b"?limit=20", b"?unread=true&limit=50"], (5, 3, 1, 1)),
         "report": _Pool([f"?{span}&format=csv".encode(), f"?{span}&format=xlsx".encode(),
                          f"?{span}&project=117&format=pdf".encode()], (5, 3, 1)),
         "next": _Pool([b"", b"?next=%2Fapp%2Ftimesheets", f"?next=%2Fapp%2Ftimesheets%3Fweek%3D{weeks[0]}".encode(),
                        b"?expired=1", b"?lang=nl"], (80, 6, 5, 6, 3)),
         "email": _Pool([f"?email={e}".encode() for e in encoded + emails]),
-        "reset": _Pool([f"?token={t}&email={e}".encode() for t, e in zip(tokens, encoded * 4)]),
+        "reset": _Pool([f"?token={t}&email={encoded[i % len(encoded)]}".encode() for i, t in enumerate(tokens)]),
         "token": _Pool([f"?token={t}".encode() for t in tokens + jwts]),
         "ip": _Pool([f"?ip={a}".encode() for a in addresses] + [f"?ip={a}&{span}".encode() for a in addresses]),
     }
@@ -444,7 +449,7 @@ def _referrer_pools(rng: np.random.Generator, day: datetime.date, emails: list[s
 
 class _Clients(NamedTuple):
     text: np.ndarray  # b"203.0.113.7"
-    kind: np.ndarray  # _BROWSER, _INTEGRATION or _ROBOT
+    kind: np.ndarray  # _BROWSER, _INTEGRATION, _CRAWLER or _MONITOR
     user: np.ndarray  # b" - - [" or b" - svc-payroll ["
     agent: np.ndarray  # index into _AGENTS
     protocol: np.ndarray  # b" HTTP/1.1" or b" HTTP/2.0"
@@ -456,28 +461,30 @@ def _ipv4_addresses(rng: np.random.Generator) -> list[str]:
     return [addresses[i] for i in rng.permutation(len(addresses))]
 
 
-def _interface_id(rng: np.random.Generator) -> int:
-    draw = rng.random()
-    if draw < 0.8:  # privacy extensions: random, rotated daily
-        return int.from_bytes(rng.bytes(8), "big")
-    if draw < 0.9:  # EUI-64 from a MAC address: ff:fe in the middle, universal/local bit flipped
-        mac = int.from_bytes(rng.bytes(6), "big")
-        return ((mac >> 24) ^ 0x020000) << 40 | 0xFFFE << 24 | (mac & 0xFFFFFF)
-    return int(rng.integers(1, 0x30))  # servers and gateways numbered by hand
+def _interface_ids(rng: np.random.Generator, n: int) -> list[int]:
+    """The low 64 bits of `n` addresses, mixed as hosts pick them."""
+    random = rng.integers(0, 1 << 64, size=n, dtype=np.uint64)  # privacy extensions, rotated daily
+    mac = rng.integers(0, 1 << 48, size=n, dtype=np.uint64)
+    # EUI-64 from a MAC address: ff:fe in the middle, universal/local bit flipped
+    eui64 = ((mac >> np.uint64(24)) ^ np.uint64(0x020000)) << np.uint64(40) | np.uint64(0xFFFE << 24) \
+        | (mac & np.uint64(0xFFFFFF))
+    by_hand = rng.integers(1, 0x30, size=n, dtype=np.uint64)  # servers and gateways: ::1, ::2f
+    draw = rng.random(n)
+    return np.where(draw < 0.8, random, np.where(draw < 0.9, eui64, by_hand)).tolist()
 
 
 def _ipv6_addresses(rng: np.random.Generator) -> list[str]:
     """A few hundred /48 sites with several thousand /64s between them, 1-3 hosts per /64."""
-    addresses = set()
+    networks = []  # the upper 64 bits of each /64
     for site in rng.choice(1 << 16, size=_V6_SITES, replace=False).tolist():
         provider = rng.random() < 0.7  # a provider's pool hands out scattered /64s; an office numbers them 0, 1, ...
         count = int(rng.geometric(1 / 16 if provider else 1 / 4))
         subnets = rng.choice(1 << 16, size=count, replace=False).tolist() if provider else range(count)
-        for subnet in subnets:
-            for _ in range(int(rng.integers(1, 4))):
-                value = _V6_DOCUMENTATION | site << 80 | subnet << 64 | _interface_id(rng)
-                addresses.add(ipaddress.IPv6Address(value).compressed)
-    ordered = sorted(addresses)
+        networks += [(_V6_DOCUMENTATION >> 64) | site << 16 | subnet for subnet in subnets]
+    hosts = rng.integers(1, 4, size=len(networks))
+    uppers = np.repeat(np.array(networks, dtype=np.uint64), hosts).tolist()
+    values = {upper << 64 | low for upper, low in zip(uppers, _interface_ids(rng, len(uppers)), strict=True)}
+    ordered = [ipaddress.IPv6Address(v).compressed for v in sorted(values)]
     return [ordered[i] for i in rng.permutation(len(ordered))]
 
 
@@ -496,9 +503,9 @@ def _build_clients(rng: np.random.Generator) -> _Clients:
     families = [v4, _ipv6_addresses(rng), [f"::ffff:{a}" for a in v4[:200]], _hostnames(rng)]
     texts = [t.encode() for family in families for t in family]
     n = len(texts)
-    kind = rng.choice(3, size=n, p=_CLIENT_KIND_SHARES)
+    kind = _pick(_cumulative(_CLIENT_KIND_SHARES), rng, n)
     agent = np.empty(n, dtype=np.int64)
-    for k, group in enumerate(("browser", "integration", "robot")):
+    for k, group in enumerate(_KIND_GROUPS):
         members = [i for i, a in enumerate(_AGENTS) if a.group == group]
         cum = _cumulative([_AGENTS[i].weight for i in members])
         agent[kind == k] = np.array(members)[_pick(cum, rng, int((kind == k).sum()))]
@@ -510,7 +517,7 @@ def _build_clients(rng: np.random.Generator) -> _Clients:
     protocol = np.where(http2, b" HTTP/2.0", b" HTTP/1.1").astype(object)
     starts = np.cumsum([0] + [len(f) for f in families[:-1]])
     return _Clients(_objects(texts), kind, users, agent, protocol,
-                    [(int(s), _cumulative(_zipf(len(f)))) for s, f in zip(starts, families)])
+                    [(int(s), _cumulative(_zipf(len(f)))) for s, f in zip(starts, families, strict=True)])
 
 
 # --- time ----------------------------------------------------------------------------------
@@ -538,17 +545,20 @@ def _clf_offset(minutes: int) -> str:
     return f"{sign}{hours:02d}{mins:02d}"
 
 
-def _timestamps(spec: LogSpec) -> np.ndarray:
+@functools.lru_cache(maxsize=4)  # the demo and the tests make several logs of one day
+def _timestamps(day: datetime.date, utc_offset_minutes: int) -> np.ndarray:
     """b'24/Nov/2026:10:15:02 +0100] "' for each UTC second of the day, formatted once."""
-    offset = spec.utc_offset_minutes * 60
-    suffix = f' {_clf_offset(spec.utc_offset_minutes)}] "'.encode()
+    offset = utc_offset_minutes * 60
+    suffix = f' {_clf_offset(utc_offset_minutes)}] "'.encode()
     prefixes = {}
     for shift in (-1, 0, 1):
-        local = spec.day + datetime.timedelta(days=shift)
+        local = day + datetime.timedelta(days=shift)
         prefixes[shift] = f"{local.day:02d}/{_MONTHS[local.month - 1]}/{local.year}:".encode()
     clock = [f"{h:02d}:{m:02d}:{s:02d}".encode() for h in range(24) for m in range(60) for s in range(60)]
-    return _objects([prefixes[(s + offset) // _SECONDS_PER_DAY] + clock[(s + offset) % _SECONDS_PER_DAY] + suffix
-                     for s in range(_SECONDS_PER_DAY)])
+    stamps = _objects([prefixes[(s + offset) // _SECONDS_PER_DAY] + clock[(s + offset) % _SECONDS_PER_DAY] + suffix
+                       for s in range(_SECONDS_PER_DAY)])
+    stamps.flags.writeable = False  # shared between logs through the cache
+    return stamps
 
 
 # --- the plan of a whole log, drawn once from the seed -------------------------------------
@@ -621,7 +631,7 @@ def _plan(spec: LogSpec) -> _Plan:
     broken = spec.broken_lines
     broken_at = np.sort(rng.choice(spec.lines, size=broken, replace=False)) if broken else np.empty(0, np.int64)
     broken_kind = rng.permutation(np.arange(broken) % 4)  # an even mix of the four kinds
-    return _Plan(spec, clients, line_second_end, _timestamps(spec), _id_pools(rng, emails),
+    return _Plan(spec, clients, line_second_end, _timestamps(spec.day, spec.utc_offset_minutes), _id_pools(rng, emails),
                  _query_pools(rng, spec.day, emails), _referrer_pools(rng, spec.day, emails),
                  *attacks, broken_at, broken_kind)
 
@@ -633,7 +643,7 @@ def _status_cumulative(profiles: list[str]) -> np.ndarray:
 
 
 def _route_table() -> dict[str, np.ndarray]:
-    heads, tails = zip(*[(r.path.split("{}") + [""])[:2] for r in _ROUTES])
+    heads, tails = zip(*[(r.path.split("{}") + [""])[:2] for r in _ROUTES], strict=True)
     weights = np.array([r.weights for r in _ROUTES], dtype=float)
     return {
         "method": _objects([f"{r.method} ".encode() for r in _ROUTES]),
@@ -665,7 +675,8 @@ _STATUS_CODE = np.array(_STATUSES)
 _AGENT_TEXT = _objects([f'{a.text}"\n'.encode() for a in _AGENTS])
 _BROWSER_AGENT_INDEX = np.array([i for i, a in enumerate(_AGENTS) if a.group == "browser"])
 _BROWSER_AGENT_CUM = _cumulative([_AGENTS[i].weight for i in _BROWSER_AGENT_INDEX])
-_VHOST_OF_KIND = _objects([b"app.example.com:443 ", b"api.example.com:443 ", b"app.example.com:443 "])
+_VHOST_OF_KIND = _objects([b"app.example.com:443 ", b"api.example.com:443 ", b"app.example.com:443 ",
+                           b"app.example.com:443 "])
 # bytes texts for sizes below this are formatted once; larger ones are rare (static files)
 _SMALL_SIZES = 1 << 16
 _SIZE_TEXT = _objects([b"-"] + [b"%d" % v for v in range(1, _SMALL_SIZES)])
@@ -736,7 +747,7 @@ def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
         pieces[:, _VHOST] = _VHOST_OF_KIND[kind]
 
     route = np.empty(n, dtype=np.int64)
-    for k in (_BROWSER, _INTEGRATION, _ROBOT):
+    for k in range(len(_KIND_GROUPS)):
         members = kind == k
         route[members] = _pick(routes["kind_cum"][k], rng, int(members.sum()))
     pieces[:, _METHOD] = routes["method"][route]
@@ -790,7 +801,7 @@ def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
         pieces[:, _AGENT] = _AGENT_TEXT[agent]
 
     lo, hi = np.searchsorted(plan.broken_at, (first, stop))
-    for line, kind_of_break in zip(plan.broken_at[lo:hi].tolist(), plan.broken_kind[lo:hi].tolist()):
+    for line, kind_of_break in zip(plan.broken_at[lo:hi].tolist(), plan.broken_kind[lo:hi].tolist(), strict=True):
         row = line - first
         text = _broken_line(rng, pieces[row], kind_of_break)
         pieces[row] = b""
@@ -818,6 +829,7 @@ def _compressed(raw: BinaryIO) -> gzip.GzipFile:
 def write_log(path: str | Path, spec: LogSpec) -> GeneratedLog:
     """Write the log to `path` (gzip when it ends in .gz) and say what is in it."""
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as raw, _compressed(raw) if path.suffix == ".gz" else contextlib.nullcontext(raw) as out:
         for block in generate_lines(spec):
             out.write(block)

@@ -38,7 +38,7 @@ from transforms import storage
 from transforms.anonymise import AnonymiseRequests
 from transforms.config import Config
 from transforms.errors import LogshroudError
-from transforms.manifest import input_summaries, read_manifest, totals, write_manifest
+from transforms.manifest import input_summaries, manifest_path, read_manifest, totals, write_manifest
 from transforms.parse import ParseChunks
 from transforms.read import ReadLogChunks, source_id
 from transforms.write import WriteParts, commit
@@ -62,8 +62,16 @@ class Run:
 
     @property
     def zone_uris(self) -> dict[str, str]:
-        zones = self.config.zones
-        return {name: storage.absolute(getattr(zones, name)) for name in ("raw", "restricted", "anonymised", "audit")}
+        return zone_uris(self.config)
+
+
+def zone_uris(config: Config) -> dict[str, str]:
+    """Each zone's URI, local folders made absolute."""
+    return {name: storage.absolute(getattr(config.zones, name)) for name in ("raw", "restricted", "anonymised", "audit")}
+
+
+def manifest_of(config: Config, run_id: str) -> str:
+    return manifest_path(zone_uris(config)["audit"], run_id)
 
 
 def parse_time(text: str) -> dt.datetime:
@@ -174,7 +182,27 @@ def run(config: Config, inputs: list[str], as_of: dt.datetime | None = None, bea
         beam_args.append(f"--runner={DEFAULT_RUNNER}")
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         build(pipeline, job)
-    return read_manifest(storage.join(job.zone_uris["audit"], "manifests", f"{job.run_id}.json"))
+    return read_manifest(manifest_of(config, job.run_id))
+
+
+def summary(manifest: dict) -> str:
+    """What a run did, in a few lines a person reads."""
+    t = manifest["totals"]
+    lines = [
+        f"run {manifest['run_id']}: {t['inputs']} input file(s), {t['lines_read']:,} lines read, "
+        f"{t['rows']:,} rows, {t['quarantined']:,} quarantined"
+        + ("" if t["balanced"] else "  ** NOT BALANCED: lines were lost **"),
+    ]
+    for reason, count in t["quarantine_reasons"].items():
+        lines.append(f"  quarantined {reason}: {count:,}")
+    for entry in manifest["inputs"]:
+        if entry["damage"]:
+            lines.append(f"  damaged input {entry['path']}: {entry['damage']} (lines before the damage kept)")
+    lines.append(
+        f"  restricted rows (inside the {manifest['security_window_days']}-day window): "
+        f"{t.get('restricted_requests_rows', 0):,}; anonymised rows: {t.get('anonymised_requests_rows', 0):,}"
+    )
+    return "\n".join(lines)
 
 
 def _iso(moment: dt.datetime) -> str:

@@ -74,6 +74,32 @@ def _describe(error: Exception, offset: int) -> str:
     return f"{kind} after {offset} decompressed bytes" + (f": {text}" if text else "")
 
 
+class _DamagedStream(Exception):
+    def __init__(self, cause: Exception, partial: bytes):
+        self.cause, self.partial = cause, partial
+
+
+def _read_block(stream: BinaryIO) -> bytes:
+    """About `_READ_BYTES` of decompressed bytes; b"" at the end.
+
+    `read1` hands over what each step decompressed, so when a stream breaks the
+    bytes before the break are still ours (`read(n)` would drop them with the error).
+    """
+    read = getattr(stream, "read1", stream.read)
+    parts: list[bytes] = []
+    size = 0
+    while size < _READ_BYTES:
+        try:
+            part = read(_READ_BYTES - size)
+        except _STREAM_ERRORS as error:
+            raise _DamagedStream(error, b"".join(parts)) from None
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
+
+
 def read_chunks(path: str, chunk_lines: int) -> Iterator[LogChunk]:
     """Yield the file's lines as chunks; always at least one chunk (empty for an empty file)."""
     index = 0
@@ -86,20 +112,20 @@ def read_chunks(path: str, chunk_lines: int) -> Iterator[LogChunk]:
     with open_log(path) as stream:
         while True:
             try:
-                block = stream.read(_READ_BYTES)
-            except _STREAM_ERRORS as error:
-                damage = _describe(error, offset)
-                break
+                block = _read_block(stream)
+            except _DamagedStream as error:
+                damage = _describe(error.cause, offset + len(error.partial))
+                block = error.partial
             if not block:
                 break
             offset += len(block)
             cut = block.rfind(b"\n")
             if cut < 0:
                 carry += block
-                continue
-            complete, carry = carry + block[: cut + 1], block[cut + 1 :]
-            pending.extend(complete.decode("utf-8", "replace").split("\n")[:-1])
-            pending_bytes += len(complete)
+            else:
+                complete, carry = carry + block[: cut + 1], block[cut + 1 :]
+                pending.extend(complete.decode("utf-8", "replace").split("\n")[:-1])
+                pending_bytes += len(complete)
             while len(pending) >= chunk_lines or pending_bytes >= _CHUNK_BYTES:
                 take = min(chunk_lines, len(pending))
                 yield LogChunk(path, index, first_line, pa.array(pending[:take], pa.string()))
@@ -108,6 +134,8 @@ def read_chunks(path: str, chunk_lines: int) -> Iterator[LogChunk]:
                 # Proportional estimate: the byte cap bounds memory, it need not be exact.
                 pending_bytes = pending_bytes * (len(pending) - take) // len(pending)
                 pending = pending[take:]
+            if damage:
+                break
     damaged_tail = damage is not None and bool(carry)
     if carry:
         pending.append(carry.decode("utf-8", "replace"))
