@@ -3,12 +3,8 @@
 Pure functions over Arrow arrays. Python code runs once per *distinct* value of a
 chunk, never once per row, and the result is spread back to the rows with `take`.
 
-    >>> network_of("203.0.113.77", 24, 48)
-    '203.0.113.0/24'
-    >>> network_of("::ffff:192.0.2.7", 24, 48)     # IPv4-mapped: shown as IPv4
-    '192.0.2.0/24'
-    >>> network_of("2001:db8:ab12:cd34::1", 24, 48)
-    '2001:db8:ab12::/48'
+    client_ip 2001:db8:ab12:cd34::1  ->  client_net 2001:db8:ab12::/48, ip_version 6,
+                                         client_token 3f9c...(32 hex), key_id k20261123-3f9a0c
 """
 
 from __future__ import annotations
@@ -30,19 +26,24 @@ from transforms.keyring import Keyring, epoch_numbers
 from transforms.schema import ANONYMISED_REQUESTS, TS, Batch
 from transforms.scrub import Scrubber
 
-_HOSTNAME = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+# A host name as HostnameLookups writes it: dotted, with a letter. A single label
+# such as `unknown` (what proxies write for "no address") is no client identity.
+_HOSTNAME = re.compile(r"^(?=.*[A-Za-z])(?=.*\.)[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
 # 128 bits of HMAC output: far past any collision risk for the clients of one key
 # epoch, and half the width of the full digest in every row analysts scan.
 TOKEN_HEX_CHARS = 32
 
 
 def client_identity(text: str) -> bytes | None:
-    """What a client token is computed over: the packed address, or a lower-cased hostname."""
+    """What a client token is computed over: the packed address, or a lower-cased hostname.
+
+    A tag byte keeps the three kinds apart, so no hostname can share a token with an address.
+    """
     parsed = parse_address(text)
     if parsed is not None:
-        return parsed[1]
+        return b"%d" % parsed[0] + parsed[1]
     if _HOSTNAME.match(text):
-        return b"host:" + text.lower().encode()
+        return b"h" + text.lower().encode()
     return None
 
 
@@ -51,7 +52,7 @@ def token(secret: bytes, identity: bytes) -> str:
 
 
 def _distinct(values: pa.Array) -> tuple[list, np.ndarray]:
-    encoded = pc.dictionary_encode(values)
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
     indices = encoded.indices.to_numpy(zero_copy_only=False)
     return encoded.dictionary.to_pylist(), indices
 

@@ -104,6 +104,8 @@ def load_config(path: str | Path | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read config: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start})") from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -123,13 +125,16 @@ def parse_config(document: Any, source: str) -> Config:
 
 def _build(cls: type, document: Any, source: str, prefix: str) -> Any:
     where = prefix.rstrip(".") or "top level"
+    if document is None and prefix:  # a section left empty or commented out: its defaults
+        document = {}
     if not isinstance(document, dict):
         raise ConfigError(f"{source}: {where}: expected a mapping, got {type(document).__name__}")
     hints = get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls) if f.name != "source"}
-    unknown = sorted(set(document) - known)
+    unknown = sorted(str(key) for key in set(document) - known)
     if unknown:
-        raise ConfigError(f"{source}: {prefix}{unknown[0]}: unknown key (known here: {', '.join(sorted(known))})")
+        name = unknown[0].encode("unicode_escape").decode()  # one line, whatever the key holds
+        raise ConfigError(f"{source}: {prefix}{name}: unknown key (known here: {', '.join(sorted(known))})")
     values = {}
     for name, raw in document.items():
         values[name] = _value(hints[name], raw, source, prefix, name)

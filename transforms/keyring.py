@@ -95,16 +95,20 @@ class Keyring:
             return {}
         except (OSError, ValueError) as error:
             raise KeyringError(f"{self.path}: keyring unreadable: {type(error).__name__}") from None
-        keys = {}
-        for entry in document.get("keys", []):
-            secret = entry.get("secret")
-            keys[entry["not_before"]] = Key(
-                id=entry["id"],
-                not_before=entry["not_before"],
-                not_after=entry["not_after"],
-                created=entry["created"],
-                secret=bytes.fromhex(secret) if secret else None,
-            )
+        try:
+            keys = {}
+            for entry in document["keys"]:
+                secret = entry["secret"]
+                keys[entry["not_before"]] = Key(
+                    id=entry["id"],
+                    not_before=entry["not_before"],
+                    not_after=entry["not_after"],
+                    created=entry["created"],
+                    secret=bytes.fromhex(secret) if secret else None,
+                )
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            # The message names the path and the kind of fault, never a value: values may be secrets.
+            raise KeyringError(f"{self.path}: keyring malformed: {type(error).__name__}") from None
         return keys
 
     def _write(self) -> None:

@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import zstandard
 from apache_beam.metrics import Metrics
 
 from transforms import storage
+from transforms.slicing import padded, slices
 
 # Decompressed bytes read per call: big enough to amortise Python's per-call cost,
 # small enough to keep the reader's own buffer a rounding error next to a chunk.
@@ -34,6 +36,7 @@ _READ_BYTES = 4 * 1024 * 1024
 # very long lines still yields chunks of bounded size.
 _CHUNK_BYTES = 64 * 1024 * 1024
 
+_NEWLINE = ord("\n")
 _STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 
 
@@ -100,17 +103,56 @@ def _read_block(stream: BinaryIO) -> bytes:
     return b"".join(parts)
 
 
+def valid_utf8(complete: bytes) -> bytes:
+    """The block with each line that is no UTF-8 decoded with U+FFFD for its bad bytes.
+
+    Only the lines holding an error are re-coded; the rest is checked at the
+    decoder's full speed (a 'replace' decode of a whole block is many times slower).
+    """
+    view = memoryview(complete)
+    fixed: list[bytes] = []
+    position = 0
+    while True:
+        try:
+            str(view[position:], "utf-8")
+        except UnicodeDecodeError as error:
+            bad = position + error.start
+            start = complete.rfind(b"\n", 0, bad) + 1
+            end = complete.find(b"\n", bad)
+            end = len(complete) if end < 0 else end
+            fixed += [complete[position:start], complete[start:end].decode("utf-8", "replace").encode()]
+            position = end
+            continue
+        if not fixed:
+            return complete
+        fixed.append(complete[position:])
+        return b"".join(fixed)
+
+
+def split_lines(complete: bytes) -> pa.Array:
+    """Lines of a block that ends in a newline, as a string array, without the newlines.
+
+    Cut with numpy at the newline bytes; bytes that are no UTF-8 (rare) are first
+    replaced with U+FFFD, so the array is valid and no line can fail a bundle.
+    """
+    complete = valid_utf8(complete)
+    raw = np.frombuffer(complete, dtype=np.uint8)
+    ends = np.flatnonzero(raw == _NEWLINE)
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    return slices(*padded(complete), starts, ends)
+
+
 def read_chunks(path: str, chunk_lines: int) -> Iterator[LogChunk]:
     """Yield the file's lines as chunks; always at least one chunk (empty for an empty file)."""
     index = 0
     first_line = 1
-    pending: list[str] = []  # lines decoded but not yet emitted
-    pending_bytes = 0
+    pending: list[pa.Array] = []  # lines split but not yet emitted
+    pending_lines = pending_bytes = 0
     carry = b""  # bytes after the last newline seen
     offset = 0
     damage = None
     with open_log(path) as stream:
-        while True:
+        while not damage:
             try:
                 block = _read_block(stream)
             except _DamagedStream as error:
@@ -122,31 +164,32 @@ def read_chunks(path: str, chunk_lines: int) -> Iterator[LogChunk]:
             cut = block.rfind(b"\n")
             if cut < 0:
                 carry += block
-            else:
-                complete, carry = carry + block[: cut + 1], block[cut + 1 :]
-                pending.extend(complete.decode("utf-8", "replace").split("\n")[:-1])
-                pending_bytes += len(complete)
-            while len(pending) >= chunk_lines or pending_bytes >= _CHUNK_BYTES:
-                take = min(chunk_lines, len(pending))
-                yield LogChunk(path, index, first_line, pa.array(pending[:take], pa.string()))
+                continue
+            complete, carry = carry + block[: cut + 1], block[cut + 1 :]
+            lines = split_lines(complete)
+            pending.append(lines)
+            pending_lines += len(lines)
+            pending_bytes += len(complete)
+            while pending_lines >= chunk_lines or pending_bytes >= _CHUNK_BYTES:
+                joined = pa.concat_arrays(pending)
+                take = min(chunk_lines, len(joined))
+                yield LogChunk(path, index, first_line, joined.slice(0, take))
                 index += 1
                 first_line += take
+                rest = joined.slice(take)
+                pending, pending_lines = [rest], len(rest)
                 # Proportional estimate: the byte cap bounds memory, it need not be exact.
-                pending_bytes = pending_bytes * (len(pending) - take) // len(pending)
-                pending = pending[take:]
-            if damage:
-                break
-    damaged_tail = damage is not None and bool(carry)
+                pending_bytes = pending_bytes * len(rest) // len(joined)
     if carry:
-        pending.append(carry.decode("utf-8", "replace"))
+        pending.append(split_lines(carry + b"\n"))
     yield LogChunk(
         path,
         index,
         first_line,
-        pa.array(pending, pa.string()),
+        pa.concat_arrays(pending) if pending else pa.array([], pa.string()),
         last=True,
         damage=damage,
-        damaged_tail=damaged_tail,
+        damaged_tail=damage is not None and bool(carry),
     )
 
 

@@ -55,14 +55,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate
-from typing import Literal
+from typing import Literal, cast
 from urllib.parse import quote, unquote, unquote_plus
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# `network_of` is defined in transforms.addresses; transforms.anonymise re-exports it but
-# also imports this module, so importing it from there would be circular.
+# From transforms.addresses, where it is defined: transforms.anonymise imports this
+# module, so taking it from there would make the import circular.
 from transforms.addresses import network_of
 
 DEFAULT_SECRET_PARAMS = ("token", "password", "passwd", "secret", "key", "api_key", "session", "sid", "auth", "email")
@@ -91,9 +91,10 @@ _QUERY_SAFE = "/:@!$'()*,[]"
 
 _IPV4 = re.compile(r"(?<![0-9A-Za-z])(?<![0-9]\.)[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?![0-9A-Za-z])(?!\.[0-9])")
 # A maximal run of hex digits, colons and dots with at least two colons; `network_of` then
-# decides whether it is an address, so `12:30:45` and `00:1a:2b:3c:4d:5e` stay. The run
-# starts only at its first character and is matched possessively: linear on any input.
-_IPV6_RUN = re.compile(r"(?<![0-9A-Za-z:.])(?=[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:)[0-9A-Fa-f:.]++(?![0-9A-Za-z])")
+# decides whether it is an address, so `12:30:45` and `00:1a:2b:3c:4d:5e` stay. Not right
+# after `%`, where hex digits are an escape (`%3A::`). The run starts only at its first
+# character and is matched possessively: linear on any input.
+_IPV6_RUN = re.compile(r"(?<![0-9A-Za-z:.%])(?=[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:)[0-9A-Fa-f:.]++(?![0-9A-Za-z])")
 _EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]++(?:@|%40)([\w-]+(?:\.[\w-]+)+)")
 _FILE_SUFFIXES = frozenset(
     ("png", "jpg", "jpeg", "gif", "webp", "avif", "svg", "ico", "bmp", "css", "js", "mjs", "woff", "woff2", "ttf")
@@ -158,7 +159,7 @@ class Scrubber:
         if isinstance(self.secret_params, str):
             raise TypeError("secret_params must be a tuple of names, not one string")
 
-    # --- the four entry points ---------------------------------------------------------------
+    # --- public API ------------------------------------------------------------------------------
 
     def text(self, value: str) -> str:
         """Free text (a path, a user agent): `/u/alice%40example.com/` -> `/u/[email]/`."""
@@ -171,7 +172,7 @@ class Scrubber:
         name and an empty value stays empty; every other name and value is percent-decoded
         (`+` as space), scrubbed, and re-quoted only if scrubbing changed it.
         """
-        return self._fail_closed(lambda v: self._query(v, 0), value)
+        return self._fail_closed(self._whole_query, value)
 
     def url(self, value: str) -> str:
         """A referrer, or a path with `?query`: the part before `?` as text, query and fragment as queries.
@@ -179,17 +180,18 @@ class Scrubber:
         The fragment is read as a query because OAuth puts tokens there
         (`#access_token=...`); any other fragment comes out as `text` would leave it.
         """
-        return self._fail_closed(lambda v: self._url(v, 0), value)
+        return self._fail_closed(self._whole_url, value)
 
     def column(self, values: pa.Array, kind: Kind) -> pa.Array:
         """`values` scrubbed as `kind` ("text", "query" or "url"); nulls stay null, type is kept.
 
         Python runs only on the distinct values the prefilter picks; all others are
-        returned untouched, without a copy when no value is picked.
+        returned untouched, without a copy when no value is picked. A ChunkedArray is
+        scrubbed chunk by chunk.
         """
         if isinstance(values, pa.ChunkedArray):
             return pa.chunked_array([self.column(chunk, kind) for chunk in values.chunks], type=values.type)
-        scrub = self._scrubbers[_checked(kind)]
+        scrub = {"text": self._text, "query": self._whole_query, "url": self._whole_url}[_checked(kind)]
         picked = self.candidates(values, kind)
         if not pc.any(picked).as_py():
             return values
@@ -253,10 +255,6 @@ class Scrubber:
         with_secrets = f"{text}|{secrets}" if secrets else text
         return {"text": text, "query": with_secrets, "url": with_secrets}
 
-    @cached_property
-    def _scrubbers(self) -> dict[Kind, Callable[[str], str]]:
-        return {"text": self._text, "query": lambda v: self._query(v, 0), "url": lambda v: self._url(v, 0)}
-
     # --- the rules ------------------------------------------------------------------------------
 
     @staticmethod
@@ -268,6 +266,12 @@ class Scrubber:
 
     def _text(self, value: str) -> str:
         return self._encoded(value, unquote, self._plain, _PATH_SAFE)
+
+    def _whole_query(self, value: str) -> str:
+        return self._query(value, 0)
+
+    def _whole_url(self, value: str) -> str:
+        return self._url(value, 0)
 
     def _encoded(self, raw: str, decode: Callable[[str], str], scrub: Callable[[str], str], safe: str) -> str:
         """`scrub` applied to what `raw` means once its percent-escapes are decoded.
@@ -306,8 +310,7 @@ class Scrubber:
         octets = [int(part) for part in match.group().split(".")]
         if max(octets) > 255 or (self.v4_bits >= 8 and octets[1:] == [0, 0, 0]):
             return match.group()
-        network = network_of(".".join(map(str, octets)), self.v4_bits, self.v6_bits)
-        return _replacement(match, match.group(), network)
+        return self._replacement(match, ".".join(map(str, octets)), match.group()) or match.group()
 
     def _ipv6(self, match: re.Match[str]) -> str:
         run = match.group()
@@ -315,10 +318,27 @@ class Scrubber:
         for candidate in dict.fromkeys((run, run.rstrip("."), run.rstrip(".:"))):
             if not any(c in string.hexdigits for c in candidate):  # `::` is no one's address
                 continue
-            network = network_of(candidate, self.v4_bits, self.v6_bits)
-            if network is not None:
-                return _replacement(match, candidate, network) + run[len(candidate) :]
+            replaced = self._replacement(match, candidate, candidate)
+            if replaced is not None:
+                return replaced + run[len(candidate) :]
         return run
+
+    def _replacement(self, match: re.Match[str], address: str, written: str) -> str | None:
+        """The network for `address` (written as `written` at `match`), None if it is no address.
+
+        Text that already reads as that network (`192.0.2.0/24`, `::ffff:192.0.2.0/24`)
+        is kept as written, so that a second scrub changes nothing.
+        """
+        network = network_of(address, self.v4_bits, self.v6_bits)
+        if network is None:
+            return None
+        unmasked = network_of(address, 32, 128) or ""
+        host_bits_zero = unmasked.partition("/")[0] == network.partition("/")[0]
+        after = match.string[match.start() + len(written) :]
+        suffix = "/" + network.partition("/")[2]
+        if host_bits_zero and after.startswith(suffix) and after[len(suffix) : len(suffix) + 1] not in _DIGITS:
+            return written
+        return network
 
     def _query(self, value: str, depth: int) -> str:
         pieces = []
@@ -360,18 +380,7 @@ class Scrubber:
 def _checked(kind: str) -> Kind:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-    return kind  # type: ignore[return-value]
-
-
-def _replacement(match: re.Match[str], address: str, network: str | None) -> str:
-    """`network` for `address`, unless the text there already reads as that network."""
-    if network is None:
-        return address
-    text, start = match.string, match.start()
-    end = start + len(network)
-    if text.startswith(network, start) and text[end : end + 1] not in _DIGITS:
-        return address
-    return network
+    return cast(Kind, kind)
 
 
 def _email(match: re.Match[str]) -> str:

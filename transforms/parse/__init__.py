@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
 from transforms.parse import clf
+from transforms.slicing import line_buffers, lines_holding
 from transforms.read import LogChunk
 from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
 
@@ -28,7 +29,9 @@ REASONS = (
     "bad_timestamp",  # the shape is right but the time is no real time
     "format_mismatch",  # not a line of the configured format
 )
-_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# Bytes no web server writes raw (it escapes them): C0 controls but tab, and DEL.
+_CONTROL_BYTES = np.zeros(256, dtype=bool)
+_CONTROL_BYTES[[*range(0, 9), *range(10, 32), 127]] = True
 
 
 @dataclass
@@ -42,18 +45,20 @@ class Parsed:
 def parse_lines(lines: pa.Array, fmt: str, max_line_bytes: int, damaged_tail: bool = False) -> Parsed:
     if pc.any(pc.ends_with(lines, "\r")).as_py():  # CRLF line ends
         lines = pc.utf8_rtrim(lines, "\r")
-    too_long = pc.greater(pc.binary_length(lines), max_line_bytes)
-    binary = pc.match_substring_regex(lines, _CONTROL)
+    _, raw, offsets = line_buffers(lines)
+    data_end = offsets[-1]
+    too_long = np.diff(offsets) > max_line_bytes
+    binary = lines_holding(offsets, np.flatnonzero(_CONTROL_BYTES[raw[:data_end]]))
     tail = np.zeros(len(lines), dtype=bool)
     if damaged_tail and len(lines):
         tail[-1] = True
-    shaped = pc.and_(clf.matches(lines, fmt), pc.invert(pc.or_(too_long, binary)))
-    shaped = pc.and_(shaped, pc.invert(pa.array(tail)))
+    shaped = clf.matches(lines, fmt).to_numpy(zero_copy_only=False) & ~(too_long | binary | tail)
 
-    candidates = np.flatnonzero(shaped.to_numpy(zero_copy_only=False))
-    fields = clf.parse(lines.take(candidates), fmt)
+    candidates = np.flatnonzero(shaped)
+    fields = clf.parse(lines if len(candidates) == len(lines) else lines.take(candidates), fmt)
     good_time = pc.is_valid(fields["ts"]).to_numpy(zero_copy_only=False)
-    fields = {name: column.filter(pa.array(good_time)) for name, column in fields.items()}
+    if not good_time.all():
+        fields = {name: column.filter(pa.array(good_time)) for name, column in fields.items()}
     rows = candidates[good_time]
 
     parsed = np.zeros(len(lines), dtype=bool)
@@ -69,9 +74,9 @@ def _reasons(lines, fmt, quarantined, too_long, binary, tail) -> pa.Array:
     bad_lines = lines.take(bad)
     conditions = [
         tail[quarantined],
-        too_long.take(bad).to_numpy(zero_copy_only=False),
+        too_long[quarantined],
         pc.equal(pc.binary_length(bad_lines), 0).to_numpy(zero_copy_only=False),
-        binary.take(bad).to_numpy(zero_copy_only=False),
+        binary[quarantined],
         pc.match_substring(bad_lines, "\ufffd").to_numpy(zero_copy_only=False),
         pc.match_substring_regex(bad_lines, clf.LOOSE_PATTERNS[fmt]).to_numpy(zero_copy_only=False),
         np.ones(len(quarantined), dtype=bool),

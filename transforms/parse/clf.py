@@ -24,16 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.parse.common import (
-    METHOD,
-    TYPES,
-    clf_times,
-    dash_to_null,
-    empty_fields,
-    line_buffers,
-    slices,
-    split_request_line,
-)
+from transforms.parse.common import METHOD, TYPES, clf_times, dash_to_null, empty_fields, split_request_line
+from transforms.slicing import line_buffers, lines_holding, slices
 
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
 # The last field may lack its closing quote: some servers and log shippers cut long
@@ -72,7 +64,7 @@ CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 # What Apache's ap_escape_logitem and nginx's escaping write, and the byte each stands for.
 _ESCAPE = re.compile(rb'\\(x[0-9A-Fa-f]{2}|["\\bnrtv])')
 _SIMPLE = {b'"': b'"', b"\\": b"\\", b"b": b"\b", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
-_QUOTE, _SPACE, _QUESTION = ord('"'), ord(" "), ord("?")
+_QUOTE, _SPACE, _QUESTION, _BACKSLASH = ord('"'), ord(" "), ord("?"), ord("\\")
 
 
 def unescape(text: str) -> str:
@@ -93,9 +85,10 @@ def parse(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
     """Fields of lines that all match `FULL_PATTERNS[fmt]`; `ts` is null where the time is no real time."""
     if len(lines) == 0:
         return empty_fields()
-    escaped = pc.match_substring(lines, "\\").to_numpy(zero_copy_only=False)
+    _, raw, offsets = line_buffers(lines)
+    escaped = lines_holding(offsets, np.flatnonzero(raw[: offsets[-1]] == _BACKSLASH))
     if not escaped.any():
-        return _cut_fields(lines.take(pa.array(np.arange(len(lines)))), fmt)  # one compact buffer
+        return _cut_fields(lines, fmt)
     plain, rare = np.flatnonzero(~escaped), np.flatnonzero(escaped)
     fast = _cut_fields(lines.take(pa.array(plain)), fmt)
     slow = _parse_escaped(lines.take(pa.array(rare)).to_pylist(), fmt)
@@ -108,7 +101,7 @@ def parse(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
 def _cut_fields(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
     """Cut fields at quote and space positions: right for every line without escapes."""
     data, raw, offsets = line_buffers(lines)
-    starts, ends = offsets[:-1].astype(np.int64), offsets[1:].astype(np.int64)
+    starts, ends = offsets[:-1], offsets[1:]
     quotes = np.flatnonzero(raw == _QUOTE)
     spaces = np.flatnonzero(raw == _SPACE)
 

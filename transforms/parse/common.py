@@ -50,45 +50,6 @@ def split_request_line(request: str | None) -> tuple[str | None, str | None, str
     return method, rest, path, query if mark else None, protocol
 
 
-def line_buffers(lines: pa.Array) -> tuple[pa.Buffer, np.ndarray, np.ndarray]:
-    """(data buffer, its bytes as uint8, start offset of each line plus the end) of a string array."""
-    _, offsets, data = lines.buffers()
-    ends = np.frombuffer(offsets, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1]
-    return data, np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, np.uint8), ends
-
-
-# A string_view element holds up to 12 bytes inline; longer ones point into a buffer.
-_INLINE = 12
-
-
-def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-           present: np.ndarray | None = None) -> pa.Array:  # fmt: skip
-    """A string array of `data[starts[i]:ends[i]]`: built as views into `data`, then cast once.
-
-    Cutting fields out of lines this way is a few numpy operations per field rather
-    than a Python step per line; rows where `present` is False are null.
-    """
-    n = len(starts)
-    lengths = np.maximum(ends - starts, 0).astype(np.int32)
-    views = np.zeros((n, 4), dtype=np.int32)
-    views[:, 0] = lengths
-    view_bytes = views.view(np.uint8)
-    window = np.arange(_INLINE)
-    gather = np.minimum(starts[:, None] + window, max(len(raw) - 1, 0))
-    head = raw[gather] if len(raw) else np.zeros((n, _INLINE), np.uint8)
-    head[window[None, :] >= lengths[:, None]] = 0
-    short = lengths <= _INLINE
-    view_bytes[short, 4:16] = head[short]
-    long = ~short
-    view_bytes[long, 4:8] = head[long, :4]
-    views[long, 3] = starts[long]  # buffer index 0 (views[:, 2]) and offset into it
-    validity = None
-    if present is not None and not present.all():
-        validity = pa.array(present).buffers()[1]
-    array = pa.Array.from_buffers(pa.string_view(), n, [validity, pa.py_buffer(views), data])
-    return array.cast(pa.string())
-
-
 def digits(raw: np.ndarray, at: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """(value, all digits?) of the `width` ASCII digits starting at each position."""
     value = np.zeros(len(at), dtype=np.int64)
