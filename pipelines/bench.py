@@ -1,0 +1,121 @@
+"""The benchmark behind `make bench`: throughput and peak memory of `logshroud ingest`.
+
+    python -m pipelines.bench                      # 1,000,000 lines, plus the element-wise baseline
+    python -m pipelines.bench --lines 5000000      # the memory bar on a log five times the size
+    python -m pipelines.bench --workers 2          # also with two worker processes
+
+Each measured run is its own process, so its peak resident memory is its own
+(`wait4` reports it). The baseline is the same job written the textbook way, one
+line per Beam element: ReadFromText, a Python regex per line, `ipaddress` per
+line, WriteToParquet. It is run on a smaller slice of the same log (it is slow)
+and reported in lines per second, which do not depend on the slice's size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from pipelines.generate import LogSpec, write_log
+
+DAY = dt.date(2026, 11, 24)
+AS_OF = "2026-11-25T12:00:00Z"
+
+
+def measure(argv: list[str]) -> tuple[float, int]:
+    """(seconds, peak RSS in bytes) of one command run to its end; fails if the command does."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv[:4])} ... failed:\n{process.stderr.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss * 1024
+
+
+def report(label: str, lines: int, size: int, seconds: float, rss: int) -> dict:
+    figures = {
+        "run": label,
+        "lines": lines,
+        "seconds": round(seconds, 2),
+        "lines_per_s": round(lines / seconds),
+        "mb_per_s": round(size / seconds / 1e6, 1),
+        "peak_rss_mb": round(rss / 2**20),
+    }
+    print(f"{label:38s} {lines:>10,} lines {seconds:8.1f} s {figures['lines_per_s']:>10,} lines/s "
+          f"{figures['mb_per_s']:>7.1f} MB/s  peak RSS {figures['peak_rss_mb']:>6,} MB", flush=True)  # fmt: skip
+    return figures
+
+
+def workspace(root: Path, name: str) -> Path:
+    """A fresh config with every zone and the keyring under root/name."""
+    folder = root / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    config = {
+        "zones": {z: str(folder / z) for z in ("raw", "restricted", "anonymised", "audit")},
+        "keys": {"path": str(folder / "keys" / "keyring.json")},
+    }
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def make_log(root: Path, lines: int) -> Path:
+    path = root / f"bench-{lines}.log"
+    if not path.exists():
+        started = time.perf_counter()
+        made = write_log(path, LogSpec(lines=lines, day=DAY, seed=42, ipv6_share=0.3))
+        print(f"generated {made.lines:,} lines, {made.size_bytes / 1e6:,.0f} MB in {time.perf_counter() - started:.1f} s "
+              f"-> {path}", flush=True)  # fmt: skip
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--baseline-lines", type=int, default=100_000, help="0 skips the baseline")
+    parser.add_argument("--workers", type=int, default=1, help="also measure with this many worker processes")
+    parser.add_argument("--out", default="bench-out", help="folder for the logs and outputs (default bench-out)")
+    args = parser.parse_args(argv)
+    root = Path(args.out).resolve()
+    root.mkdir(exist_ok=True)
+    log = make_log(root, args.lines)
+    size = log.stat().st_size
+    results = []
+
+    ingest = [sys.executable, "-m", "pipelines.cli", "ingest", "--input", str(log), "--as-of", AS_OF]
+    seconds, rss = measure([*ingest, "--config", str(workspace(root, "ingest"))])
+    results.append(report("logshroud ingest (in-process runner)", args.lines, size, seconds, rss))
+    if args.workers > 1:
+        parallel = [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
+        seconds, rss = measure([*ingest, "--config", str(workspace(root, "ingest-workers")), *parallel])
+        results.append(report(f"logshroud ingest ({args.workers} worker processes)", args.lines, size, seconds, rss))
+
+    if args.baseline_lines:
+        slice_path = root / f"bench-{args.lines}-first-{args.baseline_lines}.log"
+        with open(log, "rb") as source, open(slice_path, "wb") as out:
+            for _, line in zip(range(args.baseline_lines), source):
+                out.write(line)
+        baseline = [sys.executable, "-m", "pipelines.baseline", str(slice_path), str(root / "baseline-out")]
+        shutil.rmtree(root / "baseline-out", ignore_errors=True)
+        seconds, rss = measure(baseline)
+        results.append(report("element-wise Beam baseline", args.baseline_lines, slice_path.stat().st_size, seconds, rss))
+        speedup = results[0]["lines_per_s"] / results[-1]["lines_per_s"]
+        print(f"logshroud ingest is {speedup:.1f} x the element-wise baseline", flush=True)
+    (root / "results.json").write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
