@@ -40,7 +40,7 @@ from transforms.config import Config
 from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, manifest_path, read_manifest, totals, write_manifest
 from transforms.parse import ParseChunks
-from transforms.read import ReadLogChunks, source_id
+from transforms.read import ReadLogChunks, count_lines, first_lines, plan_ranges, source_id
 from transforms.write import WriteParts, commit
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -135,10 +135,16 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     """The ingest pipeline; its output is the path of the run's manifest."""
     cfg = run.config
     zones = run.zone_uris
-    chunks = (
-        pipeline
-        | "MatchedInputs" >> beam.Create([f.path for f in run.inputs])
-        | "ReadChunks" >> beam.ParDo(ReadLogChunks(cfg.input.chunk_lines))
+    ranges = pipeline | "PlanRanges" >> beam.Create(plan_ranges(run.inputs))
+    line_counts = (
+        ranges
+        | "SplitFilesOnly" >> beam.Filter(lambda r: r.end is not None)
+        | "CountLines" >> beam.Map(lambda r: ((r.path, r.index), count_lines(r)))
+        | "AllCounts" >> beam.combiners.ToDict()
+        | "FirstLines" >> beam.Map(first_lines)
+    )
+    chunks = ranges | "ReadChunks" >> beam.ParDo(
+        ReadLogChunks(cfg.input.chunk_lines), first_line_numbers=beam.pvalue.AsSingleton(line_counts)
     )
     parsed = chunks | "Parse" >> beam.ParDo(ParseChunks(cfg.input.format, cfg.input.max_line_bytes, run.run_id)).with_outputs(
         ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests"

@@ -166,5 +166,5 @@ class AnonymiseRequests(beam.DoFn):
             table = table.set_column(table.schema.get_field_index(name), name, column)
         inside_window = table.filter(pc.greater_equal(table["ts"], self.window_start))
         if inside_window.num_rows:
-            yield beam.pvalue.TaggedOutput(self.RESTRICTED, Batch(batch.source_id, batch.index, inside_window))
-        yield Batch(batch.source_id, batch.index, anonymised_table(table, self.scrubber))
+            yield beam.pvalue.TaggedOutput(self.RESTRICTED, Batch(batch.source_id, batch.part, inside_window))
+        yield Batch(batch.source_id, batch.part, anonymised_table(table, self.scrubber))

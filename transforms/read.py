@@ -29,13 +29,9 @@ from apache_beam.metrics import Metrics
 from transforms import storage
 from transforms.slicing import padded, slices
 
-# Decompressed bytes read per call: big enough to amortise Python's per-call cost,
-# small enough to keep the reader's own buffer a rounding error next to a chunk.
-_READ_BYTES = 4 * 1024 * 1024
-# A chunk is closed at this many bytes even before `chunk_lines` lines, so a log of
-# very long lines still yields chunks of bounded size.
-_CHUNK_BYTES = 64 * 1024 * 1024
-
+# Decompressed bytes read and cut into lines at a time; a chunk never spans two
+# reads, so this also bounds a chunk's size. Big enough that per-chunk costs vanish.
+_READ_BYTES = 16 * 1024 * 1024
 _NEWLINE = ord("\n")
 _STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 
@@ -43,16 +39,25 @@ _STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 @dataclass
 class LogChunk:
     source: str
-    index: int  # 0, 1, ... within the source
+    range_index: int  # which range of the source (0 for a source read whole)
+    index: int  # 0, 1, ... within the range
     first_line: int  # 1-based number of the chunk's first line in the source
-    lines: pa.Array  # string, one element per line, without the line end
-    last: bool = False  # the source's final chunk
+    lines: pa.Array  # string, one element per line, each with its line end (`\n`, `\r\n`) if it had one
+    last: bool = False  # the range's final chunk
     damage: str | None = None  # on the final chunk: what broke the stream, if anything
     damaged_tail: bool = False  # the final line is the cut-off bytes before the damage
 
     @property
     def source_id(self) -> str:
         return source_id(self.source)
+
+    @property
+    def part(self) -> str:
+        """The chunk's name in output file names: unique within its source, the same on every run."""
+        return f"{self.range_index:04d}-{self.index:05d}"
+
+    def __repr__(self) -> str:  # never the lines: they hold client addresses
+        return f"LogChunk({self.source_id}, {self.part}, {len(self.lines)} lines)"
 
 
 def source_id(source: str) -> str:
@@ -130,28 +135,99 @@ def valid_utf8(complete: bytes) -> bytes:
 
 
 def split_lines(complete: bytes) -> pa.Array:
-    """Lines of a block that ends in a newline, as a string array, without the newlines.
+    """Lines of a block that ends in a newline, each with its line end, as a string array.
 
-    Cut with numpy at the newline bytes; bytes that are no UTF-8 (rare) are first
-    replaced with U+FFFD, so the array is valid and no line can fail a bundle.
+    The array points into one padded copy of the block (see `transforms.slicing`),
+    so parsing reads it in place. Bytes that are no UTF-8 (rare) are first replaced
+    with U+FFFD, so the array is valid and no line can fail a bundle.
     """
     complete = valid_utf8(complete)
-    raw = np.frombuffer(complete, dtype=np.uint8)
-    ends = np.flatnonzero(raw == _NEWLINE)
-    starts = np.concatenate([[0], ends[:-1] + 1])
-    return slices(*padded(complete), starts, ends)
+    buffer, raw = padded(complete)
+    ends = np.flatnonzero(raw[: len(complete)] == _NEWLINE) + 1
+    offsets = np.concatenate([[0], ends]).astype(np.int32)
+    return pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), buffer)
 
 
-def read_chunks(path: str, chunk_lines: int) -> Iterator[LogChunk]:
-    """Yield the file's lines as chunks; always at least one chunk (empty for an empty file)."""
+@dataclass(frozen=True)
+class Range:
+    """The part of an input one worker reads: the lines that *start* in [start, end).
+
+    Plain files above `RANGE_BYTES` are split into ranges so workers share them;
+    a compressed file is one range (`end` None), since it can only be read from
+    its beginning.
+    """
+
+    path: str
+    index: int
+    start: int = 0
+    end: int | None = None
+
+
+# Bytes per range of a plain file: enough lines (~250,000) that a range's fixed
+# costs vanish, small enough that a 1 GB log keeps several workers busy.
+RANGE_BYTES = 64 * 1024 * 1024
+_COMPRESSED = (".gz", ".bz2", ".zst")
+
+
+def plan_ranges(inputs: list[storage.StoredFile], range_bytes: int = RANGE_BYTES) -> list[Range]:
+    ranges = []
+    for stored in inputs:
+        if stored.path.endswith(_COMPRESSED) or stored.size <= range_bytes:
+            ranges.append(Range(stored.path, 0))
+            continue
+        edges = list(range(0, stored.size, range_bytes)) + [stored.size]
+        ranges += [Range(stored.path, i, s, e) for i, (s, e) in enumerate(zip(edges, edges[1:]))]
+    return ranges
+
+
+def count_lines(rng: Range) -> int:
+    """How many lines start inside the range: a line starts at 0 and after each newline but the last byte."""
+    with storage.open_read(rng.path) as stream:
+        begin = max(rng.start - 1, 0)
+        stream.seek(begin)
+        remaining = rng.end - 1 - begin  # newlines at [start - 1, end - 1) start lines in [start, end)
+        count = 1 if rng.start == 0 and rng.end > 0 else 0
+        while remaining > 0:
+            block = stream.read(min(_READ_BYTES, remaining))
+            if not block:
+                break
+            count += block.count(b"\n")
+            remaining -= len(block)
+    return count
+
+
+def _first_owned_line(stream: BinaryIO, start: int) -> int:
+    """Position of the first line starting at or after `start`, the stream left there."""
+    if start == 0:
+        return 0
+    stream.seek(start - 1)
+    position = start - 1
+    while True:
+        block = stream.read(64 * 1024)
+        if not block:
+            return position
+        newline = block.find(b"\n")
+        if newline >= 0:
+            position += newline + 1
+            stream.seek(position)
+            return position
+        position += len(block)
+
+
+def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_line: int = 1) -> Iterator[LogChunk]:
+    """Yield the lines of a file, or of one range of it, as chunks; always at least one chunk."""
+    rng = rng or Range(path, 0)
     index = 0
-    first_line = 1
-    pending: list[pa.Array] = []  # lines split but not yet emitted
-    pending_lines = pending_bytes = 0
     carry = b""  # bytes after the last newline seen
-    offset = 0
+    offset = 0  # bytes read from the (decompressed) stream so far
     damage = None
-    with open_log(path) as stream:
+    pending: pa.Array | None = None
+    with open_log(path) if rng.end is None else storage.open_read(path) as stream:
+        limit = None
+        if rng.end is not None:
+            offset = _first_owned_line(stream, rng.start)
+            limit = rng.end - offset  # lines starting before this many bytes from here are ours
+        consumed = 0
         while not damage:
             try:
                 block = _read_block(stream)
@@ -167,43 +243,67 @@ def read_chunks(path: str, chunk_lines: int) -> Iterator[LogChunk]:
                 continue
             complete, carry = carry + block[: cut + 1], block[cut + 1 :]
             lines = split_lines(complete)
-            pending.append(lines)
-            pending_lines += len(lines)
-            pending_bytes += len(complete)
-            while pending_lines >= chunk_lines or pending_bytes >= _CHUNK_BYTES:
-                joined = pa.concat_arrays(pending)
-                take = min(chunk_lines, len(joined))
-                yield LogChunk(path, index, first_line, joined.slice(0, take))
-                index += 1
-                first_line += take
-                rest = joined.slice(take)
-                pending, pending_lines = [rest], len(rest)
-                # Proportional estimate: the byte cap bounds memory, it need not be exact.
-                pending_bytes = pending_bytes * len(rest) // len(joined)
-    if carry:
-        pending.append(split_lines(carry + b"\n"))
-    yield LogChunk(
-        path,
-        index,
-        first_line,
-        pa.concat_arrays(pending) if pending else pa.array([], pa.string()),
-        last=True,
-        damage=damage,
-        damaged_tail=damage is not None and bool(carry),
-    )
+            if limit is not None and consumed + len(complete) >= limit:
+                # The range ends here: keep the lines that start before its end, then stop.
+                starts = np.frombuffer(lines.buffers()[1], dtype=np.int32)[: len(lines)]
+                lines = lines.slice(0, int(np.searchsorted(starts, limit - consumed)))
+                carry = b""
+                if pending is not None:
+                    yield from _emit(path, rng, pending, chunk_lines, first_line, index)
+                    first_line, index = first_line + len(pending), index + _chunk_count(pending, chunk_lines)
+                pending = lines
+                break
+            consumed += len(complete)
+            if pending is not None:
+                yield from _emit(path, rng, pending, chunk_lines, first_line, index)
+                first_line, index = first_line + len(pending), index + _chunk_count(pending, chunk_lines)
+            pending = lines
+    if carry and (limit is None or consumed < limit):  # a last line without newline, if it starts in the range
+        tail = split_lines(carry + b"\n")
+        pending = tail if pending is None else pa.concat_arrays([pending, tail])
+    if pending is None:
+        pending = pa.array([], pa.string())
+    yield from _emit(path, rng, pending, chunk_lines, first_line, index, last=True, damage=damage,
+                     damaged_tail=damage is not None and bool(carry))  # fmt: skip
+
+
+def _chunk_count(lines: pa.Array, chunk_lines: int) -> int:
+    return max(1, -(-len(lines) // chunk_lines))
+
+
+def _emit(path: str, rng: Range, lines: pa.Array, chunk_lines: int, first_line: int, index: int,
+          last: bool = False, damage: str | None = None, damaged_tail: bool = False) -> Iterator[LogChunk]:  # fmt: skip
+    """The lines of one block as chunks of at most `chunk_lines` lines (zero-copy slices)."""
+    count = _chunk_count(lines, chunk_lines)
+    for k in range(count):
+        final = last and k == count - 1
+        yield LogChunk(
+            path, rng.index, index + k, first_line + k * chunk_lines, lines.slice(k * chunk_lines, chunk_lines),
+            last=final, damage=damage if final else None, damaged_tail=damaged_tail and final,
+        )  # fmt: skip
+
+
+def first_lines(line_counts: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+    """(path, range index) -> number of the range's first line, from each range's line count."""
+    numbers = {}
+    for path, index in sorted(line_counts):
+        previous = (path, index - 1)
+        numbers[(path, index)] = numbers[previous] + line_counts[previous] if index else 1
+    return numbers
 
 
 class ReadLogChunks(beam.DoFn):
-    """Input file path -> LogChunk elements."""
+    """Range -> LogChunk elements; `first_line_numbers` knows where each range of a split file starts."""
 
     def __init__(self, chunk_lines: int):
         self.chunk_lines = chunk_lines
-        self.files = Metrics.counter("read", "files")
+        self.ranges = Metrics.counter("read", "ranges")
         self.damaged = Metrics.counter("read", "damaged_files")
 
-    def process(self, path: str) -> Iterator[LogChunk]:
-        self.files.inc()
-        for chunk in read_chunks(path, self.chunk_lines):
+    def process(self, rng: Range, first_line_numbers: dict) -> Iterator[LogChunk]:
+        self.ranges.inc()
+        first = first_line_numbers.get((rng.path, rng.index), 1)
+        for chunk in read_chunks(rng.path, self.chunk_lines, rng, first):
             if chunk.damage:
                 self.damaged.inc()
             yield chunk

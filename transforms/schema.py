@@ -85,5 +85,8 @@ class Batch:
     """A table of rows from one chunk of one input: the unit every step hands on."""
 
     source_id: str
-    index: int
+    part: str  # the chunk's name within its source, see LogChunk.part
     table: pa.Table
+
+    def __repr__(self) -> str:  # never the rows: they hold client addresses
+        return f"Batch({self.source_id}, {self.part}, {self.table.num_rows} rows)"

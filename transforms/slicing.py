@@ -8,6 +8,8 @@ where Python would spend microseconds per line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pyarrow as pa
 from numpy.lib.stride_tricks import sliding_window_view
@@ -18,6 +20,7 @@ _WINDOW = np.arange(_INLINE)
 # Zero bytes after a chunk's data: the widest fixed read past a position (a
 # string_view's inline bytes, a CLF time) never leaves the array.
 _PADDING = 32
+_NEWLINE, _RETURN = ord("\n"), ord("\r")
 
 
 def padded(data: bytes | pa.Buffer | None) -> tuple[pa.Buffer, np.ndarray]:
@@ -29,26 +32,56 @@ def padded(data: bytes | pa.Buffer | None) -> tuple[pa.Buffer, np.ndarray]:
     return pa.py_buffer(raw), raw
 
 
-def line_buffers(lines: pa.Array) -> tuple[pa.Buffer, np.ndarray, np.ndarray]:
-    """(data buffer, its bytes as uint8, offsets: each line's start, then the last line's end).
+@dataclass
+class Positions:
+    """Where each line of a chunk lies: line i is `raw[starts[i]:ends[i]]`, line end excluded."""
 
-    The bytes are a padded copy of just these lines' bytes (see `padded`), so every
-    line can be read a fixed number of bytes past its start.
+    buffer: pa.Buffer  # the bytes, zero-padded (see `padded`)
+    raw: np.ndarray  # the same bytes as uint8
+    starts: np.ndarray  # int64
+    ends: np.ndarray  # int64, before any `\r\n` or `\n`
+    data_end: int  # where the lines' bytes end and the padding begins
+
+
+def line_positions(lines: pa.Array) -> Positions:
+    """The positions of a string array's lines, in its own buffer when that is padded.
+
+    The reader builds its arrays over padded buffers, so for them this copies
+    nothing; any other array (a slice's tail, a test's) is copied once into one.
     """
     _, offsets, data = lines.buffers()
     bounds = np.frombuffer(offsets, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1].astype(np.int64)
-    if data is None or len(lines) == 0:
-        return (*padded(None), bounds - bounds[0])
-    buffer, raw = padded(data.slice(int(bounds[0]), int(bounds[-1] - bounds[0])))
-    return buffer, raw, bounds - bounds[0]
+    if len(lines) == 0 or data is None:
+        buffer, raw = padded(None)
+        return Positions(buffer, raw, bounds[:-1] * 0, bounds[1:] * 0, 0)
+    if data.size >= bounds[-1] + _PADDING:
+        buffer, raw = data, np.frombuffer(data, dtype=np.uint8)
+    else:
+        buffer, raw = padded(data.slice(int(bounds[0]), int(bounds[-1] - bounds[0])))
+        bounds = bounds - bounds[0]
+    starts, ends = bounds[:-1], bounds[1:].copy()
+    for line_end in (_NEWLINE, _RETURN):
+        ends -= (ends > starts) & (raw[np.maximum(ends - 1, 0)] == line_end)
+    return Positions(buffer, raw, starts, ends, int(bounds[-1]))
 
 
-def lines_holding(offsets: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Boolean per line: does it hold one of these byte positions?"""
-    held = np.zeros(len(offsets) - 1, dtype=bool)
-    if len(positions):
-        held[np.searchsorted(offsets, positions, side="right") - 1] = True
+def lines_holding(at: Positions, positions: np.ndarray) -> np.ndarray:
+    """Boolean per line: does it hold one of these byte positions (line ends not counted)?"""
+    held = np.zeros(len(at.starts), dtype=bool)
+    if len(positions) and len(at.starts):
+        line = np.searchsorted(at.starts, positions, side="right") - 1
+        inside = (line >= 0) & (positions < at.ends[np.maximum(line, 0)])
+        held[line[inside]] = True
     return held
+
+
+def find_bytes(at: Positions, *values: int) -> np.ndarray:
+    """Sorted positions of any of these byte values in the lines' bytes."""
+    data = at.raw[: at.data_end]
+    mask = data == values[0]
+    for value in values[1:]:
+        mask |= data == value
+    return np.flatnonzero(mask)
 
 
 

@@ -4,7 +4,7 @@ Workers write each part to the zone's staging area, `<zone>/_staging/<run_id>/`,
 which readers never look at. Once every part is written, `commit_run` moves them
 into place, deletes what earlier runs wrote for the same inputs and this run did
 not write again, and records the run in its manifest. A part's name comes from
-its input and chunk (`part-<source id>-<chunk>.parquet`), so ingesting the same
+its input, range and chunk (`part-<source id>-<range>-<chunk>.parquet`), so ingesting the same
 input again replaces the same files: no duplicate rows, no stale files.
 """
 
@@ -27,8 +27,8 @@ from transforms.schema import DATASETS, Batch
 _MS_PER_DAY = 86_400_000
 
 
-def part_name(source_id: str, index: int) -> str:
-    return f"part-{source_id}-{index:05d}.parquet"
+def part_name(source_id: str, part: str) -> str:
+    return f"part-{source_id}-{part}.parquet"
 
 
 def staging_root(zone_uri: str, run_id: str) -> str:
@@ -68,7 +68,7 @@ class WriteParts(beam.DoFn):
         table = batch.table.cast(DATASETS[(self.zone, self.dataset)])
         parts = [(self.fixed_date, table)] if self.fixed_date else by_event_date(table)
         for date, rows in parts:
-            relative = f"{self.dataset}/dt={date}/{part_name(batch.source_id, batch.index)}"
+            relative = f"{self.dataset}/dt={date}/{part_name(batch.source_id, batch.part)}"
             data = parquet_bytes(rows)
             staged = storage.join(staging_root(self.zone_uri, self.run_id), relative)
             storage.write_bytes(staged, data)

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
 from transforms.parse import clf
-from transforms.slicing import line_buffers, lines_holding
+from transforms.slicing import Positions, find_bytes, line_positions, lines_holding, slices
 from transforms.read import LogChunk
 from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
 
@@ -29,9 +29,6 @@ REASONS = (
     "bad_timestamp",  # the shape is right but the time is no real time
     "format_mismatch",  # not a line of the configured format
 )
-# Bytes no web server writes raw (it escapes them): C0 controls but tab, and DEL.
-_CONTROL_BYTES = np.zeros(256, dtype=bool)
-_CONTROL_BYTES[[*range(0, 9), *range(10, 32), 127]] = True
 
 
 @dataclass
@@ -40,22 +37,25 @@ class Parsed:
     rows: np.ndarray  # index into the chunk's lines of each parsed row
     quarantined: np.ndarray  # index into the chunk's lines of each quarantined line
     reasons: pa.Array  # reason of each quarantined line
+    at: Positions  # where the chunk's lines lie
 
 
 def parse_lines(lines: pa.Array, fmt: str, max_line_bytes: int, damaged_tail: bool = False) -> Parsed:
-    if pc.any(pc.ends_with(lines, "\r")).as_py():  # CRLF line ends
-        lines = pc.utf8_rtrim(lines, "\r")
-    _, raw, offsets = line_buffers(lines)
-    data_end = offsets[-1]
-    too_long = np.diff(offsets) > max_line_bytes
-    binary = lines_holding(offsets, np.flatnonzero(_CONTROL_BYTES[raw[:data_end]]))
+    """Every line, with or without its line end, to a row or a quarantine reason."""
+    at = line_positions(lines)
+    lengths = at.ends - at.starts
+    too_long = lengths > max_line_bytes
+    # Bytes no web server writes raw (it escapes them): C0 controls but tab, and DEL.
+    control = at.raw[: at.data_end] < 32
+    control[at.raw[: at.data_end] == 9] = False  # tab
+    binary = lines_holding(at, np.union1d(np.flatnonzero(control), find_bytes(at, 127)))
     tail = np.zeros(len(lines), dtype=bool)
     if damaged_tail and len(lines):
         tail[-1] = True
     shaped = clf.matches(lines, fmt).to_numpy(zero_copy_only=False) & ~(too_long | binary | tail)
 
     candidates = np.flatnonzero(shaped)
-    fields = clf.parse(lines if len(candidates) == len(lines) else lines.take(candidates), fmt)
+    fields = clf.parse(lines, at, candidates, fmt)
     good_time = pc.is_valid(fields["ts"]).to_numpy(zero_copy_only=False)
     if not good_time.all():
         fields = {name: column.filter(pa.array(good_time)) for name, column in fields.items()}
@@ -64,10 +64,11 @@ def parse_lines(lines: pa.Array, fmt: str, max_line_bytes: int, damaged_tail: bo
     parsed = np.zeros(len(lines), dtype=bool)
     parsed[rows] = True
     quarantined = np.flatnonzero(~parsed)
-    return Parsed(fields, rows, quarantined, _reasons(lines, fmt, quarantined, too_long, binary, tail))
+    reasons = _reasons(lines, fmt, quarantined, lengths, too_long, binary, tail)
+    return Parsed(fields, rows, quarantined, reasons, at)
 
 
-def _reasons(lines, fmt, quarantined, too_long, binary, tail) -> pa.Array:
+def _reasons(lines, fmt, quarantined, lengths, too_long, binary, tail) -> pa.Array:
     if len(quarantined) == 0:
         return pa.array([], pa.string())
     bad = pa.array(quarantined)
@@ -75,7 +76,7 @@ def _reasons(lines, fmt, quarantined, too_long, binary, tail) -> pa.Array:
     conditions = [
         tail[quarantined],
         too_long[quarantined],
-        pc.equal(pc.binary_length(bad_lines), 0).to_numpy(zero_copy_only=False),
+        lengths[quarantined] == 0,
         binary[quarantined],
         pc.match_substring(bad_lines, "\ufffd").to_numpy(zero_copy_only=False),
         pc.match_substring_regex(bad_lines, clf.LOOSE_PATTERNS[fmt]).to_numpy(zero_copy_only=False),
@@ -102,16 +103,16 @@ def request_table(parsed: Parsed, source: str, first_line: int, run_id: str) -> 
     return pa.table([columns.get(f.name, pa.nulls(n, f.type)) for f in schema], schema=schema)
 
 
-def quarantine_table(lines: pa.Array, parsed: Parsed, source: str, first_line: int, run_id: str,
-                     max_line_bytes: int) -> pa.Table:  # fmt: skip
-    bad = lines.take(pa.array(parsed.quarantined))
+def quarantine_table(parsed: Parsed, source: str, first_line: int, run_id: str, max_line_bytes: int) -> pa.Table:
+    at, bad = parsed.at, parsed.quarantined
     n = len(bad)
+    starts, ends = at.starts[bad], at.ends[bad]
     return pa.table(
         [
             pa.array(np.full(n, source, dtype=object), pa.string()),
-            pa.array(parsed.quarantined + first_line, pa.int64()),
-            _cut(bad, max_line_bytes),
-            pc.cast(pc.binary_length(bad), pa.int64()),
+            pa.array(bad + first_line, pa.int64()),
+            slices(at.buffer, at.raw, starts, _cut(at.raw, starts, ends, max_line_bytes)),
+            pa.array(ends - starts, pa.int64()),
             parsed.reasons,
             pa.array(np.full(n, run_id, dtype=object), pa.string()),
         ],
@@ -119,14 +120,13 @@ def quarantine_table(lines: pa.Array, parsed: Parsed, source: str, first_line: i
     )
 
 
-def _cut(lines: pa.Array, max_bytes: int) -> pa.Array:
-    """Lines cut to at most `max_bytes` UTF-8 bytes, never inside a character."""
-    long = pc.greater(pc.binary_length(lines), max_bytes)
-    if not pc.any(long).as_py():
-        return lines
-    cut = [v if len(v.encode()) <= max_bytes else v.encode()[:max_bytes].decode("utf-8", "ignore")
-           for v in lines.filter(long).to_pylist()]  # fmt: skip
-    return pc.replace_with_mask(lines, long, pa.array(cut, pa.string()))
+def _cut(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, max_bytes: int) -> np.ndarray:
+    """Ends moved back to at most `max_bytes` after the starts, never inside a UTF-8 character."""
+    cut = np.minimum(ends, starts + max_bytes)
+    for _ in range(3):  # a character has at most 3 continuation bytes
+        inside = (cut < ends) & ((raw[cut] & 0xC0) == 0x80)
+        cut -= inside
+    return cut
 
 
 class ParseChunks(beam.DoFn):
@@ -147,17 +147,17 @@ class ParseChunks(beam.DoFn):
         self.lines.inc(len(chunk.lines))
         self.quarantined.inc(len(parsed.quarantined))
         if len(parsed.rows):
-            yield Batch(chunk.source_id, chunk.index, request_table(parsed, chunk.source, chunk.first_line, self.run_id))
+            table = request_table(parsed, chunk.source, chunk.first_line, self.run_id)
+            yield Batch(chunk.source_id, chunk.part, table)
         if len(parsed.quarantined):
-            table = quarantine_table(chunk.lines, parsed, chunk.source, chunk.first_line, self.run_id,
-                                     self.max_line_bytes)  # fmt: skip
-            yield beam.pvalue.TaggedOutput(self.QUARANTINE, Batch(chunk.source_id, chunk.index, table))
+            table = quarantine_table(parsed, chunk.source, chunk.first_line, self.run_id, self.max_line_bytes)
+            yield beam.pvalue.TaggedOutput(self.QUARANTINE, Batch(chunk.source_id, chunk.part, table))
         reasons = pc.value_counts(parsed.reasons).to_pylist() if len(parsed.quarantined) else []
         yield beam.pvalue.TaggedOutput(
             self.STATS,
             {
                 "source": chunk.source,
-                "chunk": chunk.index,
+                "chunk": chunk.part,
                 "lines_read": len(chunk.lines),
                 "rows": len(parsed.rows),
                 "quarantined": len(parsed.quarantined),

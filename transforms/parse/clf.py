@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.parse.common import METHOD, TYPES, clf_times, dash_to_null, empty_fields, split_request_line
-from transforms.slicing import line_buffers, lines_holding, slices
+from transforms.slicing import Positions, find_bytes, lines_holding, slices
 
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
 # The last field may lack its closing quote: some servers and log shippers cut long
@@ -36,12 +36,15 @@ _ANY_TIME = r"\[[^\]]*\]"
 _TAIL = r"[0-9]{3} (?:[0-9]+|-)"
 
 
+_LINE_END = r"\r?\n?$"
+
+
 def _patterns(time: str) -> dict[str, str]:
     head = rf"\S+ \S+ \S+ {time}"
     return {
-        "common": rf"^{head} {_QUOTED} {_TAIL}$",
-        "combined": rf"^{head} {_QUOTED} {_TAIL} {_QUOTED} {_LAST_QUOTED}$",
-        "vhost_combined": rf"^\S+ {head} {_QUOTED} {_TAIL} {_QUOTED} {_LAST_QUOTED}$",
+        "common": rf"^{head} {_QUOTED} {_TAIL}{_LINE_END}",
+        "combined": rf"^{head} {_QUOTED} {_TAIL} {_QUOTED} {_LAST_QUOTED}{_LINE_END}",
+        "vhost_combined": rf"^\S+ {head} {_QUOTED} {_TAIL} {_QUOTED} {_LAST_QUOTED}{_LINE_END}",
     }
 
 
@@ -81,29 +84,31 @@ def matches(lines: pa.Array, fmt: str) -> pa.Array:
     return pc.match_substring_regex(lines, FULL_PATTERNS[fmt])
 
 
-def parse(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
-    """Fields of lines that all match `FULL_PATTERNS[fmt]`; `ts` is null where the time is no real time."""
-    if len(lines) == 0:
+def parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array]:
+    """Fields of the given rows of a chunk, all of which match `FULL_PATTERNS[fmt]`.
+
+    `ts` is null where the time is no real time.
+    """
+    if len(rows) == 0:
         return empty_fields()
-    _, raw, offsets = line_buffers(lines)
-    escaped = lines_holding(offsets, np.flatnonzero(raw[: offsets[-1]] == _BACKSLASH))
+    escaped = lines_holding(at, find_bytes(at, _BACKSLASH))[rows]
     if not escaped.any():
-        return _cut_fields(lines, fmt)
+        return _cut_fields(at, rows, fmt)
     plain, rare = np.flatnonzero(~escaped), np.flatnonzero(escaped)
-    fast = _cut_fields(lines.take(pa.array(plain)), fmt)
-    slow = _parse_escaped(lines.take(pa.array(rare)).to_pylist(), fmt)
-    order = np.empty(len(lines), dtype=np.int64)
+    fast = _cut_fields(at, rows[plain], fmt)
+    slow = _parse_escaped([line.rstrip("\r\n") for line in lines.take(pa.array(rows[rare])).to_pylist()], fmt)
+    order = np.empty(len(rows), dtype=np.int64)
     order[plain] = np.arange(len(plain))
     order[rare] = len(plain) + np.arange(len(rare))
     return {name: pa.concat_arrays([fast[name], slow[name]]).take(pa.array(order)) for name in fast}
 
 
-def _cut_fields(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
+def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array]:
     """Cut fields at quote and space positions: right for every line without escapes."""
-    data, raw, offsets = line_buffers(lines)
-    starts, ends = offsets[:-1], offsets[1:]
-    quotes = np.flatnonzero(raw == _QUOTE)
-    spaces = np.flatnonzero(raw == _SPACE)
+    data, raw = at.buffer, at.raw
+    starts, ends = at.starts[rows], at.ends[rows]
+    quotes = find_bytes(at, _QUOTE)
+    spaces = find_bytes(at, _SPACE)
 
     def quote(k: int) -> np.ndarray:
         return quotes[np.minimum(first_quote + k, len(quotes) - 1)]
@@ -119,6 +124,7 @@ def _cut_fields(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
     q0, q1 = quote(0), quote(1)
     ts, valid_time = clf_times(raw, time_at)
 
+    n = len(rows)
     fields = {
         "client": slices(data, raw, client_start, space(head)),
         "auth_user": slices(data, raw, space(head + 1) + 1, space(head + 2)),
@@ -128,7 +134,7 @@ def _cut_fields(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
     }
     if fmt == "common":
         bytes_end = ends
-        fields["referrer"] = fields["user_agent"] = pa.nulls(len(lines), pa.string())
+        fields["referrer"] = fields["user_agent"] = pa.nulls(n, pa.string())
     else:
         bytes_end = quote(2) - 1
         quote_count = np.searchsorted(quotes, ends) - first_quote
@@ -136,8 +142,8 @@ def _cut_fields(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
         fields["referrer"] = slices(data, raw, quote(2) + 1, quote(3))
         fields["user_agent"] = slices(data, raw, quote(4) + 1, ua_end)
     fields["bytes"] = slices(data, raw, q1 + 6, bytes_end)
-    fields["vhost"] = slices(data, raw, starts, space(0)) if head else pa.nulls(len(lines), pa.string())
-    fields.update(_cut_request(data, raw, spaces, q0, q1))
+    fields["vhost"] = slices(data, raw, starts, space(0)) if head else pa.nulls(n, pa.string())
+    fields.update(_cut_request(at, spaces, q0, q1))
     return _finish(fields)
 
 
@@ -145,8 +151,9 @@ def _three_digits(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
     return (raw[at].astype(np.int16) - 48) * 100 + (raw[at + 1].astype(np.int16) - 48) * 10 + raw[at + 2] - 48
 
 
-def _cut_request(data: pa.Buffer, raw: np.ndarray, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> dict:
+def _cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> dict:
     """Method, target, path, query and protocol by position, as `split_request_line` does."""
+    data, raw = at.buffer, at.raw
     last = max(len(spaces) - 1, 0)
     first_space = spaces[np.minimum(np.searchsorted(spaces, q0 + 1), last)] if len(spaces) else q1
     last_space = spaces[np.maximum(np.searchsorted(spaces, q1) - 1, 0)] if len(spaces) else q1
@@ -158,7 +165,7 @@ def _cut_request(data: pa.Buffer, raw: np.ndarray, spaces: np.ndarray, q0: np.nd
     well_formed = has_space & (target_end > first_space + 1)
     well_formed &= pc.match_substring_regex(method, METHOD).to_numpy(zero_copy_only=False)
     target_start = first_space + 1
-    marks = np.flatnonzero(raw == _QUESTION)
+    marks = find_bytes(at, _QUESTION)
     mark = marks[np.minimum(np.searchsorted(marks, target_start), max(len(marks) - 1, 0))] if len(marks) else q1
     has_query = well_formed & (mark >= target_start) & (mark < target_end)
     path_end = np.where(has_query, mark, target_end)

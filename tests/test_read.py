@@ -1,0 +1,114 @@
+"""Reading: ranges of plain files, chunks, line numbers, and bytes that are no UTF-8."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+from transforms.read import Range, count_lines, first_lines, plan_ranges, read_chunks, valid_utf8
+from transforms.storage import StoredFile
+
+
+def read_all(path: Path, range_bytes: int, chunk_lines: int = 1000) -> list[tuple[int, str]]:
+    """(line number, line) of every line, read range by range the way the pipeline does."""
+    ranges = plan_ranges([StoredFile(str(path), path.stat().st_size)], range_bytes)
+    numbers = first_lines({(r.path, r.index): count_lines(r) for r in ranges if r.end is not None})
+    lines = []
+    for rng in ranges:
+        for chunk in read_chunks(str(path), chunk_lines, rng, numbers.get((rng.path, rng.index), 1)):
+            texts = [t.rstrip("\r\n") for t in chunk.lines.to_pylist()]
+            lines += [(chunk.first_line + i, t) for i, t in enumerate(texts)]
+    return lines
+
+
+def edge_cases(range_bytes: int) -> dict[str, bytes]:
+    """Files whose line ends fall exactly on, one before and one after each range edge."""
+    def lines_ending_at(offset: int) -> bytes:
+        # Lines of 10 bytes ("lineNNNNN\n"), then one line sized so that a newline ends at byte `offset`.
+        body = b"".join(b"line%05d\n" % i for i in range(offset // 10))
+        pad = offset - len(body)
+        return body + (b"x" * (pad - 1) + b"\n" if pad else b"")
+
+    files = {}
+    for shift in (-1, 0, 1):
+        data = b""
+        for edge in (1, 2, 3):
+            target = edge * range_bytes + shift
+            data += lines_ending_at(target - len(data)) if target > len(data) else b""
+        files[f"newline-ends-at-edge{shift:+d}"] = data + b"tail line without newline"
+    return files
+
+
+@pytest.mark.parametrize("shift", ["-1", "+0", "+1"], ids=["one-before", "on", "one-after"])
+@pytest.mark.parametrize("range_bytes", [97, 1000])
+def test_every_line_exactly_once_across_range_edges(tmp_path: Path, range_bytes: int, shift: str) -> None:
+    data = edge_cases(range_bytes)[f"newline-ends-at-edge{int(shift):+d}"]
+    path = tmp_path / "edges.log"
+    path.write_bytes(data)
+    expected = list(enumerate(data.decode().split("\n"), start=1))
+    got = read_all(path, range_bytes, chunk_lines=7)
+    assert len(plan_ranges([StoredFile(str(path), len(data))], range_bytes)) >= 3
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\n", b"a\n", b"a", b"\n\n\n", b"a\nb\n", b"a\r\nb\r\n", b"ab\ncd\nef"],
+    ids=["empty", "one-empty-line", "one-line", "no-newline", "empty-lines", "two-lines", "crlf", "tail"],
+)
+@pytest.mark.parametrize("range_bytes", [1, 2, 3, 1000])
+def test_small_files_at_every_range_size(tmp_path: Path, data: bytes, range_bytes: int) -> None:
+    path = tmp_path / "small.log"
+    path.write_bytes(data)
+    lines = data.decode().split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    got = read_all(path, range_bytes, chunk_lines=2)
+    assert got == [(i, t.rstrip("\r")) for i, t in enumerate(lines, start=1)]
+
+
+def test_compressed_files_are_one_range(tmp_path: Path) -> None:
+    path = tmp_path / "a.log.gz"
+    path.write_bytes(gzip.compress(b"x\n" * 1000))
+    assert plan_ranges([StoredFile(str(path), 10**9)], 100) == [Range(str(path), 0)]
+
+
+def test_chunks_hold_at_most_chunk_lines_and_number_their_lines(tmp_path: Path) -> None:
+    path = tmp_path / "a.log"
+    path.write_bytes(b"".join(b"%d\n" % i for i in range(1, 1001)))
+    chunks = list(read_chunks(str(path), 300))
+    assert [len(c.lines) for c in chunks] == [300, 300, 300, 100]
+    assert [c.first_line for c in chunks] == [1, 301, 601, 901]
+    assert [c.last for c in chunks] == [False, False, False, True]
+    assert len({c.part for c in chunks}) == 4
+    assert "1\n" not in repr(chunks[0])
+
+
+def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> None:
+    whole = gzip.compress(b"".join(b"line %d\n" % i for i in range(100_000)))
+    path = tmp_path / "cut.log.gz"
+    path.write_bytes(whole[: len(whole) * 2 // 3])
+    chunks = list(read_chunks(str(path), 1_000_000))
+    lines = [t for c in chunks for t in c.lines.to_pylist()]
+    assert chunks[-1].damage and "EOFError" in chunks[-1].damage
+    assert len(lines) > 10_000
+    assert lines[:-1] == [f"line {i}\n" for i in range(len(lines) - 1)]
+    assert f"line {len(lines) - 1}\n".startswith(lines[-1].rstrip("\n"))  # the cut-off tail, marked as such
+    assert chunks[-1].damaged_tail
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (b"plain\n", b"plain\n"),
+        (b"caf\xc3\xa9\n", b"caf\xc3\xa9\n"),
+        (b"ok\nbad \xff\xfe\nok\n", "ok\nbad \ufffd\ufffd\nok\n".encode()),
+        (b"\xc3\n\xc3\xa9\n", "\ufffd\n\u00e9\n".encode()),
+        (b"a\xffb\xffc\n", "a\ufffdb\ufffdc\n".encode()),
+    ],
+    ids=["ascii", "utf8", "bad-line-between-good", "cut-character", "two-errors-one-line"],
+)
+def test_valid_utf8_recodes_only_bad_lines(raw: bytes, expected: bytes) -> None:
+    assert valid_utf8(raw) == expected
