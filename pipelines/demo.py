@@ -51,11 +51,15 @@ def main(argv: list[str]) -> int:
 
     manifest = ingest.run(config, inputs, beam_args=beam_args)
     print(ingest.summary(manifest))
+    outputs = [
+        (f"restricted zone (full addresses, {config.security_window_days} days)", zones["restricted"]),
+        ("anonymised zone (no full address)", zones["anonymised"]),
+        ("run manifest (audit zone)", ingest.manifest_of(config, manifest["run_id"])),
+        ("keyring (mode 0600, outside the zones)", str(Path(config.keys.path).resolve())),
+    ]
     print("\nOutputs:")
-    print(f"  restricted zone (full addresses, {config.security_window_days} days): {zones['restricted']}")
-    print(f"  anonymised zone (no full address):                {zones['anonymised']}")
-    print(f"  run manifest:                                      {ingest.manifest_of(config, manifest['run_id'])}")
-    print(f"  keyring (mode 0600, outside the zones):            {Path(config.keys.path).resolve()}")
+    for label, where in outputs:
+        print(f"  {label + ':':44s} {where}")
     query = anonymised_query(zones["anonymised"])
     print("\nAsk the anonymised zone with DuckDB:")
     print(f'  .venv/bin/python -c "import duckdb; duckdb.sql(\\"{query}\\").show()"')
