@@ -1,12 +1,14 @@
 """logshroud: web access logs in, anonymised Parquet out, with the evidence to prove it."""
 
+from pathlib import Path
+
 from setuptools import setup
 
 setup(
     name="logshroud",
     version="0.1.0",
     description="Apache Beam pipelines that anonymise web access logs into Parquet on object storage",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=(Path(__file__).parent / "README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=["pipelines", "transforms", "transforms.parse", "logshroud_configs"],

@@ -26,9 +26,11 @@ _LINE = re.compile(
     r'^(\S+) \S+ (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"?$'
 )
 _KEY = b"\x00" * 32  # a fixed key: the baseline measures work, it protects nothing
-SCHEMA = pa.schema([("ts", pa.timestamp("ms", tz="UTC")), ("method", pa.string()), ("target", pa.string()),
-                    ("status", pa.int16()), ("bytes", pa.int64()), ("referrer", pa.string()),
-                    ("user_agent", pa.string()), ("client_net", pa.string()), ("client_token", pa.string())])  # fmt: skip
+SCHEMA = pa.schema(
+    [("ts", pa.timestamp("ms", tz="UTC")), ("method", pa.string()), ("target", pa.string()),
+     ("status", pa.int16()), ("bytes", pa.int64()), ("referrer", pa.string()), ("user_agent", pa.string()),
+     ("client_net", pa.string()), ("client_token", pa.string())]
+)  # fmt: skip
 
 
 def parse(raw: bytes) -> dict | None:

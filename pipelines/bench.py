@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import itertools
 import json
 import os
 import shutil
@@ -76,8 +77,10 @@ def make_log(root: Path, lines: int) -> Path:
     if not path.exists():
         started = time.perf_counter()
         made = write_log(path, LogSpec(lines=lines, day=DAY, seed=42, ipv6_share=0.3))
-        print(f"generated {made.lines:,} lines, {made.size_bytes / 1e6:,.0f} MB in {time.perf_counter() - started:.1f} s "
-              f"-> {path}", flush=True)  # fmt: skip
+        seconds = time.perf_counter() - started
+        print(
+            f"generated {made.lines:,} lines, {made.size_bytes / 1e6:,.0f} MB in {seconds:.1f} s -> {path}", flush=True
+        )
     return path
 
 
@@ -105,12 +108,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.baseline_lines:
         slice_path = root / f"bench-{args.lines}-first-{args.baseline_lines}.log"
         with open(log, "rb") as source, open(slice_path, "wb") as out:
-            for _, line in zip(range(args.baseline_lines), source):
-                out.write(line)
+            out.writelines(itertools.islice(source, args.baseline_lines))
         baseline = [sys.executable, "-m", "pipelines.baseline", str(slice_path), str(root / "baseline-out")]
         shutil.rmtree(root / "baseline-out", ignore_errors=True)
         seconds, rss = measure(baseline)
-        results.append(report("element-wise Beam baseline", args.baseline_lines, slice_path.stat().st_size, seconds, rss))
+        results.append(
+            report("element-wise Beam baseline", args.baseline_lines, slice_path.stat().st_size, seconds, rss)
+        )
         speedup = results[0]["lines_per_s"] / results[-1]["lines_per_s"]
         print(f"logshroud ingest is {speedup:.1f} x the element-wise baseline", flush=True)
     (root / "results.json").write_text(json.dumps(results, indent=1))

@@ -37,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="logshroud",
         description="Anonymise web access logs into Parquet, with the evidence to prove it.",
-        epilog="Jobs: " + "; ".join(f"{name}: {text}" for name, text in _JOBS.items()) + ". Add --debug for tracebacks.",
+        epilog="Jobs: "
+        + "; ".join(f"{name}: {text}" for name, text in _JOBS.items())
+        + ". Add --debug for tracebacks.",
     )
     parser.add_argument("job", choices=sorted(_JOBS), help="the job to run")
     if not argv or argv[0] in ("-h", "--help"):

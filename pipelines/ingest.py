@@ -67,7 +67,9 @@ class Run:
 
 def zone_uris(config: Config) -> dict[str, str]:
     """Each zone's URI, local folders made absolute."""
-    return {name: storage.absolute(getattr(config.zones, name)) for name in ("raw", "restricted", "anonymised", "audit")}
+    return {
+        name: storage.absolute(getattr(config.zones, name)) for name in ("raw", "restricted", "anonymised", "audit")
+    }
 
 
 def manifest_of(config: Config, run_id: str) -> str:
@@ -146,9 +148,9 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     chunks = ranges | "ReadChunks" >> beam.ParDo(
         ReadLogChunks(cfg.input.chunk_lines), first_line_numbers=beam.pvalue.AsSingleton(line_counts)
     )
-    parsed = chunks | "Parse" >> beam.ParDo(ParseChunks(cfg.input.format, cfg.input.max_line_bytes, run.run_id)).with_outputs(
-        ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests"
-    )
+    parsed = chunks | "Parse" >> beam.ParDo(
+        ParseChunks(cfg.input.format, cfg.input.max_line_bytes, run.run_id)
+    ).with_outputs(ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests")
     anonymised = parsed.requests | "Anonymise" >> beam.ParDo(
         AnonymiseRequests(cfg.anonymise, cfg.keys, run.window_start)
     ).with_outputs(AnonymiseRequests.RESTRICTED, main="anonymised")

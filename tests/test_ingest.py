@@ -55,7 +55,10 @@ def full_addresses(text: str) -> set[str]:
 
 def strings_of(tbl: pa.Table) -> str:
     return "\n".join(
-        str(v) for name in tbl.column_names if pa.types.is_string(tbl.schema.field(name).type) for v in tbl[name].to_pylist()
+        str(v)
+        for name in tbl.column_names
+        if pa.types.is_string(tbl.schema.field(name).type)
+        for v in tbl[name].to_pylist()
     )
 
 

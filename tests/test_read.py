@@ -25,6 +25,7 @@ def read_all(path: Path, range_bytes: int, chunk_lines: int = 1000) -> list[tupl
 
 def edge_cases(range_bytes: int) -> dict[str, bytes]:
     """Files whose line ends fall exactly on, one before and one after each range edge."""
+
     def lines_ending_at(offset: int) -> bytes:
         # Lines of 10 bytes ("lineNNNNN\n"), then one line sized so that a newline ends at byte `offset`.
         body = b"".join(b"line%05d\n" % i for i in range(offset // 10))

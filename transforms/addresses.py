@@ -1,11 +1,11 @@
 """IP addresses as access logs write them: parsing, masking to a prefix, CIDR text.
 
-    >>> network_of("203.0.113.77", 24, 48)
-    '203.0.113.0/24'
-    >>> network_of("::ffff:192.0.2.7", 24, 48)     # IPv4-mapped: shown as IPv4
-    '192.0.2.0/24'
-    >>> network_of("2001:db8:ab12:cd34::1", 24, 48)
-    '2001:db8:ab12::/48'
+>>> network_of("203.0.113.77", 24, 48)
+'203.0.113.0/24'
+>>> network_of("::ffff:192.0.2.7", 24, 48)     # IPv4-mapped: shown as IPv4
+'192.0.2.0/24'
+>>> network_of("2001:db8:ab12:cd34::1", 24, 48)
+'2001:db8:ab12::/48'
 """
 
 from __future__ import annotations

@@ -166,7 +166,9 @@ class AnonymiseRequests(beam.DoFn):
         clients = table["client_ip"].combine_chunks()
         nets, versions = client_networks(clients, self.settings.ipv4_prefix, self.settings.ipv6_prefix)
         seconds = pc.cast(table["ts"], pa.int64()).to_numpy() // 1000
-        tokens, key_ids = client_tokens(clients, epoch_numbers(seconds, self.keys.epoch_days), self.keyring.key_for_epoch)
+        tokens, key_ids = client_tokens(
+            clients, epoch_numbers(seconds, self.keys.epoch_days), self.keyring.key_for_epoch
+        )
         for name, column in (("ip_version", versions), ("client_net", nets), ("client_token", tokens),
                              ("key_id", key_ids)):  # fmt: skip
             table = table.set_column(table.schema.get_field_index(name), name, column)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import hashlib
+import itertools
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ import zstandard
 from apache_beam.metrics import Metrics
 
 from transforms import storage
-from transforms.slicing import padded, slices
+from transforms.slicing import padded
 
 # Decompressed bytes read and cut into lines at a time; a chunk never spans two
 # reads, so this also bounds a chunk's size. Big enough that per-chunk costs vanish.
@@ -176,7 +177,7 @@ def plan_ranges(inputs: list[storage.StoredFile], range_bytes: int = RANGE_BYTES
             ranges.append(Range(stored.path, 0))
             continue
         edges = list(range(0, stored.size, range_bytes)) + [stored.size]
-        ranges += [Range(stored.path, i, s, e) for i, (s, e) in enumerate(zip(edges, edges[1:]))]
+        ranges += [Range(stored.path, i, s, e) for i, (s, e) in enumerate(itertools.pairwise(edges))]
     return ranges
 
 

@@ -84,8 +84,6 @@ def find_bytes(at: Positions, *values: int) -> np.ndarray:
     return np.flatnonzero(mask)
 
 
-
-
 def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
            present: np.ndarray | None = None) -> pa.Array:  # fmt: skip
     """A string array of `data[starts[i]:ends[i]]`: built as views into `data`, then copied once.
@@ -101,7 +99,7 @@ def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarra
     views[:, 0] = lengths
     if n:
         head = sliding_window_view(raw, _INLINE)[np.minimum(starts, len(raw) - _INLINE)]
-        head = head * (_WINDOW < lengths[:, None])
+        head = head * (lengths[:, None] > _WINDOW)
         views.view(np.uint8)[:, 4:16] = head
         long = lengths > _INLINE
         views[:, 2] = np.where(long, 0, views[:, 2])  # buffer index 0 ...

@@ -15,9 +15,9 @@ import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
 from transforms.parse import clf
-from transforms.slicing import Positions, find_bytes, line_positions, lines_holding, slices
 from transforms.read import LogChunk
 from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
+from transforms.slicing import Positions, find_bytes, line_positions, lines_holding, slices
 
 # Why a line was quarantined, first match wins.
 REASONS = (

@@ -1,10 +1,10 @@
 """The Common Log Format family: Apache/nginx `common`, `combined` and `vhost_combined`.
 
-    203.0.113.7 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif?x=1 HTTP/1.0" 200 2326 "http://example.com/" "Mozilla/4.08"
+    203.0.113.7 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif?x=1 HTTP/1.0" 200 2326 "http://e.org/" "Mozilla/4.08"
 
 becomes one row: client `203.0.113.7`, auth_user `frank`, ts `2000-10-10 20:55:36Z`,
 method `GET`, target `/a.gif?x=1`, path `/a.gif`, query `x=1`, protocol `HTTP/1.0`,
-status 200, bytes 2326, referrer `http://example.com/`, user_agent `Mozilla/4.08`.
+status 200, bytes 2326, referrer `http://e.org/`, user_agent `Mozilla/4.08`.
 
 Vectorised in two paths. Every line is first checked against the format's full
 pattern (RE2 matching without captures is cheap). In a line that matches and has
@@ -60,7 +60,9 @@ _CAPTURE_REST = rf" {_Q.format('referrer')} {_Q.format('user_agent')}?"
 _CAPTURE = {
     "common": re.compile(rf"^{_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}$"),
     "combined": re.compile(rf"^{_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}{_CAPTURE_REST}$"),
-    "vhost_combined": re.compile(rf"^(?P<vhost>\S+) {_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}{_CAPTURE_REST}$"),
+    "vhost_combined": re.compile(
+        rf"^(?P<vhost>\S+) {_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}{_CAPTURE_REST}$"
+    ),
 }
 CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 
@@ -213,7 +215,6 @@ def _parse_escaped(lines: list[str], fmt: str) -> dict[str, pa.Array]:
 
 _FIELD_ORDER = ("client", "auth_user", "request", "status", "bytes", "ts", "referrer", "user_agent", "vhost",
                 "method", "target", "path", "query", "protocol")  # fmt: skip
-
 
 
 _RAW_TYPES = {"ts": TYPES["ts"], "status": TYPES["status"]}  # the rest is text until _finish
