@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,15 @@ import yaml
 
 from transforms.config import Config, load_config
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The shared test data sits beside the repository (../shared/data) and is read in place.
+SHARED = Path(os.environ.get("LOGSHROUD_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 SAMPLE_LOG = SHARED / "samples" / "elastic_apache_logs.log"
+
+
+@pytest.fixture(scope="session")
+def sample_log() -> Path:
+    assert SAMPLE_LOG.is_file(), f"the shared sample log is missing: {SAMPLE_LOG} (set LOGSHROUD_SHARED_DATA)"
+    return SAMPLE_LOG
 
 
 def clf_line(client: str = "192.0.2.10", when: dt.datetime = dt.datetime(2026, 11, 24, 10, 0, 0),

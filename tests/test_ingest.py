@@ -62,9 +62,9 @@ def strings_of(tbl: pa.Table) -> str:
     )
 
 
-def test_shared_sample_ingests_whole_and_leaks_no_address(workspace: Workspace) -> None:
+def test_shared_sample_ingests_whole_and_leaks_no_address(workspace: Workspace, sample_log: Path) -> None:
     done = subprocess.run(
-        [*LOGSHROUD, "ingest", "--config", str(workspace.config_path), "--input", str(SAMPLE_LOG),
+        [*LOGSHROUD, "ingest", "--config", str(workspace.config_path), "--input", str(sample_log),
          "--as-of", "2015-05-21T00:00:00Z"],
         capture_output=True, text=True, check=True, cwd=workspace.root,
     )  # fmt: skip
