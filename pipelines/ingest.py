@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import secrets
 from dataclasses import dataclass
 
@@ -98,6 +99,9 @@ def match_inputs(patterns: list[str]) -> list[storage.StoredFile]:
         matched = [f for f in storage.match(pattern) if not f.path.rsplit("/", 1)[-1].startswith(".")]
         if not matched:
             raise LogshroudError(f"--input {pattern}: matches no file")
+        unreadable = [f.path for f in matched if storage.is_local(f.path) and not os.access(f.path, os.R_OK)]
+        if unreadable:
+            raise LogshroudError(f"--input {unreadable[0]}: cannot read (permission denied)")
         found.update((f.path, f) for f in matched)
     return sorted(found.values(), key=lambda f: f.path)
 

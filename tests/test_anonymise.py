@@ -435,3 +435,21 @@ def test_anonymised_table_holds_no_raw_client_data() -> None:
     )
     cells = [str(v) for row in anonymised_table(restricted, Scrubber()).to_pylist() for v in row.values()]
     assert not [c for c in cells if "198.51.100.23" in c or "alice" in c]
+
+
+@pytest.mark.parametrize("remembered", [1, 2, 1_000_000], ids=["forgets-every-time", "forgets-often", "remembers"])
+def test_a_long_lived_anonymiser_gives_what_a_fresh_one_gives(monkeypatch, remembered: int) -> None:
+    monkeypatch.setattr(transforms.anonymise.ClientAnonymiser, "MAX_REMEMBERED", remembered)
+    lookup = CountingLookup()
+    worker = transforms.anonymise.ClientAnonymiser(24, 48, lookup)
+    chunks = [
+        (["192.0.2.7", "2001:db8:1:2::3", "host.example.net", "-"], [2968, 2968, 2969, 2969]),
+        (["192.0.2.7", "198.51.100.4", "::ffff:192.0.2.7", None], [2968, 2969, 2968, 2968]),
+        (["192.0.2.7", "2001:db8:1:2::3"], [2968, 2968]),
+    ]
+    for clients, epochs in chunks:
+        ips = pa.array(clients, pa.string())
+        fresh = transforms.anonymise.ClientAnonymiser(24, 48, CountingLookup())
+        assert worker.networks(ips) == fresh.networks(ips)
+        assert worker.tokens(ips, np.array(epochs)) == fresh.tokens(ips, np.array(epochs))
+    assert sorted(set(lookup.calls)) == sorted(lookup.calls)  # each epoch's key looked up once per worker

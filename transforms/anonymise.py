@@ -66,60 +66,103 @@ KeyLookup = Callable[[int], "tuple[str, bytes] | None"]
 """Epoch number -> (key id, 32-byte secret), or None when that epoch's key is destroyed."""
 
 
-def client_tokens(ips: pa.Array, epochs: np.ndarray, key_for_epoch: KeyLookup) -> tuple[pa.Array, pa.Array]:
-    """(`client_token`, `key_id`) per row: HMAC-SHA-256 of the client under its epoch's key.
+class ClientAnonymiser:
+    """What each client becomes: network, IP version, token and key id.
 
-    One HMAC per distinct (client, epoch) pair of the chunk, one key lookup per
-    epoch, each key set up once (an HMAC object copied per client). Rows whose client is
-    neither an address nor a hostname, or whose epoch key is destroyed, get null
-    token and key id.
+    A worker keeps one for its whole life, and what it worked out for a client is
+    remembered, so a client costs Python once per worker rather than once per
+    chunk: the same few thousand clients fill chunk after chunk of a day's log.
     """
-    distinct, indices = _distinct(ips)
-    if len(indices) == 0:
-        return pa.array([], pa.string()), pa.array([], pa.string())
-    identities = [None if d is None else client_identity(d) for d in distinct]
-    first_epoch = int(epochs.min())
-    pair = (epochs.astype(np.int64) - first_epoch) * len(distinct) + indices
-    pairs, row_to_pair = np.unique(pair, return_inverse=True)
-    keyed: dict[int, tuple[str, hmac.HMAC] | None] = {}  # epoch -> (key id, HMAC keyed once)
-    tokens: list[str | None] = []
-    key_ids: list[str | None] = []
-    for p in pairs.tolist():
-        epoch, client = divmod(p, len(distinct))
-        identity = identities[client]
-        if identity is not None and epoch not in keyed:
-            key = key_for_epoch(first_epoch + epoch)
-            keyed[epoch] = None if key is None else (key[0], hmac.new(key[1], digestmod=hashlib.sha256))
-        key = None if identity is None else keyed[epoch]
-        if key is None:
-            tokens.append(None)
-            key_ids.append(None)
-            continue
-        mac = key[1].copy()
-        mac.update(identity)
-        tokens.append(mac.hexdigest()[:TOKEN_HEX_CHARS])
-        key_ids.append(key[0])
-    take = pa.array(row_to_pair.reshape(-1))
-    return pa.array(tokens, pa.string()).take(take), pa.array(key_ids, pa.string()).take(take)
+
+    # Remembered clients before the memory starts afresh: bounds a worker's memory
+    # (some hundred MB at most) whatever the input holds.
+    MAX_REMEMBERED = 1_000_000
+
+    def __init__(self, v4_bits: int = 24, v6_bits: int = 48, key_for_epoch: KeyLookup | None = None):
+        self.v4_bits, self.v6_bits = v4_bits, v6_bits
+        self.key_for_epoch = key_for_epoch
+        self._networks: dict[str | None, tuple[str | None, int | None]] = {}
+        self._tokens: dict[tuple[str | None, int], tuple[str | None, str | None]] = {}
+        self._keyed: dict[int, tuple[str, hmac.HMAC] | None] = {}  # epoch -> (key id, HMAC keyed once)
+
+    def networks(self, ips: pa.Array) -> tuple[pa.Array, pa.Array]:
+        """(`client_net`, `ip_version`) per row."""
+        distinct, indices = _distinct(ips)
+        found = [self._network(text) for text in distinct]
+        take = pa.array(indices)
+        return (
+            pa.array([f[0] for f in found], pa.string()).take(take),
+            pa.array([f[1] for f in found], pa.int8()).take(take),
+        )
+
+    def tokens(self, ips: pa.Array, epochs: np.ndarray) -> tuple[pa.Array, pa.Array]:
+        """(`client_token`, `key_id`) per row: HMAC-SHA-256 of the client under its epoch's key.
+
+        One HMAC per distinct (client, epoch) pair, one key lookup per epoch, each key
+        set up once (an HMAC object copied per client). Rows whose client is neither
+        an address nor a host name, or whose epoch key is destroyed, get null token
+        and key id.
+        """
+        distinct, indices = _distinct(ips)
+        if len(indices) == 0:
+            return pa.array([], pa.string()), pa.array([], pa.string())
+        first_epoch = int(epochs.min())
+        pair = (epochs.astype(np.int64) - first_epoch) * len(distinct) + indices
+        pairs, row_to_pair = np.unique(pair, return_inverse=True)
+        found = [self._token(distinct[client], first_epoch + epoch) for epoch, client in
+                 (divmod(p, len(distinct)) for p in pairs.tolist())]  # fmt: skip
+        take = pa.array(row_to_pair.reshape(-1))
+        return (
+            pa.array([f[0] for f in found], pa.string()).take(take),
+            pa.array([f[1] for f in found], pa.string()).take(take),
+        )
+
+    def _network(self, text: str | None) -> tuple[str | None, int | None]:
+        known = self._networks.get(text)
+        if known is None:
+            parsed = None if text is None else parse_address(text)
+            if parsed is None:
+                known = (None, None)
+            else:
+                version, packed = parsed
+                bits = self.v4_bits if version == 4 else self.v6_bits
+                known = (format_network(version, mask(packed, bits), bits), version)
+            if len(self._networks) >= self.MAX_REMEMBERED:
+                self._networks.clear()
+            self._networks[text] = known
+        return known
+
+    def _token(self, text: str | None, epoch: int) -> tuple[str | None, str | None]:
+        known = self._tokens.get((text, epoch))
+        if known is None:
+            identity = None if text is None else client_identity(text)
+            key = None if identity is None else self._key(epoch)
+            if key is None:
+                known = (None, None)
+            else:
+                mac = key[1].copy()
+                mac.update(identity)
+                known = (mac.hexdigest()[:TOKEN_HEX_CHARS], key[0])
+            if len(self._tokens) >= self.MAX_REMEMBERED:
+                self._tokens.clear()
+            self._tokens[(text, epoch)] = known
+        return known
+
+    def _key(self, epoch: int) -> tuple[str, hmac.HMAC] | None:
+        if epoch not in self._keyed:
+            key = self.key_for_epoch(epoch)
+            self._keyed[epoch] = None if key is None else (key[0], hmac.new(key[1], digestmod=hashlib.sha256))
+        return self._keyed[epoch]
+
+
+def client_tokens(ips: pa.Array, epochs: np.ndarray, key_for_epoch: KeyLookup) -> tuple[pa.Array, pa.Array]:
+    """(`client_token`, `key_id`) per row; see `ClientAnonymiser.tokens`."""
+    return ClientAnonymiser(key_for_epoch=key_for_epoch).tokens(ips, epochs)
 
 
 def client_networks(ips: pa.Array, v4_bits: int, v6_bits: int) -> tuple[pa.Array, pa.Array]:
-    """(`client_net`, `ip_version`) per row, from one pass over the distinct clients."""
-    distinct, indices = _distinct(ips)
-    networks: list[str | None] = []
-    versions: list[int | None] = []
-    for text in distinct:
-        parsed = None if text is None else parse_address(text)
-        if parsed is None:
-            networks.append(None)
-            versions.append(None)
-            continue
-        version, packed = parsed
-        bits = v4_bits if version == 4 else v6_bits
-        networks.append(format_network(version, mask(packed, bits), bits))
-        versions.append(version)
-    take = pa.array(indices)
-    return pa.array(networks, pa.string()).take(take), pa.array(versions, pa.int8()).take(take)
+    """(`client_net`, `ip_version`) per row; see `ClientAnonymiser.networks`."""
+    return ClientAnonymiser(v4_bits, v6_bits).networks(ips)
 
 
 def status_classes(status: pa.Array) -> pa.Array:
@@ -158,17 +201,16 @@ class AnonymiseRequests(beam.DoFn):
         self.window_start = pa.scalar(window_start, TS)
 
     def setup(self) -> None:
-        self.keyring = Keyring(self.keys.path, self.keys.epoch_days)
+        keyring = Keyring(self.keys.path, self.keys.epoch_days)
+        self.clients = ClientAnonymiser(self.settings.ipv4_prefix, self.settings.ipv6_prefix, keyring.key_for_epoch)
         self.scrubber = Scrubber(self.settings.ipv4_prefix, self.settings.ipv6_prefix, self.settings.secret_params)
 
     def process(self, batch: Batch):
         table = batch.table
         clients = table["client_ip"].combine_chunks()
-        nets, versions = client_networks(clients, self.settings.ipv4_prefix, self.settings.ipv6_prefix)
+        nets, versions = self.clients.networks(clients)
         seconds = pc.cast(table["ts"], pa.int64()).to_numpy() // 1000
-        tokens, key_ids = client_tokens(
-            clients, epoch_numbers(seconds, self.keys.epoch_days), self.keyring.key_for_epoch
-        )
+        tokens, key_ids = self.clients.tokens(clients, epoch_numbers(seconds, self.keys.epoch_days))
         for name, column in (("ip_version", versions), ("client_net", nets), ("client_token", tokens),
                              ("key_id", key_ids)):  # fmt: skip
             table = table.set_column(table.schema.get_field_index(name), name, column)
