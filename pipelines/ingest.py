@@ -41,7 +41,7 @@ from transforms.config import Config
 from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, manifest_path, read_manifest, totals, write_manifest
 from transforms.parse import ParseChunks
-from transforms.read import ReadLogChunks, count_lines, first_lines, plan_ranges, source_id
+from transforms.read import CountLines, ReadLogChunks, first_lines, plan_ranges, source_id
 from transforms.write import WriteParts, commit
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -112,6 +112,9 @@ class CommitRun(beam.DoFn):
     def __init__(self, run: Run):
         self.run = run
 
+    def setup(self) -> None:
+        storage.configure(self.run.config.storage.s3)
+
     def process(self, records: list[dict]):
         run = self.run
         files = sorted((r for r in records if "sha256" in r), key=lambda r: r["path"])
@@ -145,12 +148,12 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     line_counts = (
         ranges
         | "SplitFilesOnly" >> beam.Filter(lambda r: r.end is not None)
-        | "CountLines" >> beam.Map(lambda r: ((r.path, r.index), count_lines(r)))
+        | "CountLines" >> beam.ParDo(CountLines(cfg.storage.s3))
         | "AllCounts" >> beam.combiners.ToDict()
         | "FirstLines" >> beam.Map(first_lines)
     )
     chunks = ranges | "ReadChunks" >> beam.ParDo(
-        ReadLogChunks(cfg.input.chunk_lines), first_line_numbers=beam.pvalue.AsSingleton(line_counts)
+        ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3), first_line_numbers=beam.pvalue.AsSingleton(line_counts)
     )
     parsed = chunks | "Parse" >> beam.ParDo(
         ParseChunks(cfg.input.format, cfg.input.max_line_bytes, run.run_id)
@@ -160,7 +163,9 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     ).with_outputs(AnonymiseRequests.RESTRICTED, main="anonymised")
 
     def write(label: str, batches, zone: str, dataset: str, fixed_date: str | None = None):
-        return batches | label >> beam.ParDo(WriteParts(zone, zones[zone], dataset, run.run_id, fixed_date))
+        return batches | label >> beam.ParDo(
+            WriteParts(zone, zones[zone], dataset, run.run_id, cfg.storage.s3, fixed_date)
+        )
 
     records = (
         write("WriteRestricted", anonymised.restricted, "restricted", "requests"),
@@ -188,6 +193,9 @@ def arguments() -> argparse.ArgumentParser:
 def run(config: Config, inputs: list[str], as_of: dt.datetime | None = None, beam_args: list[str] = ()) -> dict:
     """Run one ingest and return its manifest."""
     started = dt.datetime.now(dt.timezone.utc)
+    storage.configure(config.storage.s3)
+    for uri in [*zone_uris(config).values(), *inputs]:
+        storage.check_bucket(uri)  # a missing bucket or a dead endpoint is one clear line, before any work
     job = Run(config, match_inputs(inputs), new_run_id(started), as_of or started, started)
     beam_args = list(beam_args)
     if not any(a.startswith("--runner") for a in beam_args):

@@ -19,6 +19,7 @@ import yaml
 
 from transforms.errors import LogshroudError
 from transforms.scrub import DEFAULT_SECRET_PARAMS
+from transforms.storage import S3Settings
 
 FORMATS = ("combined", "common", "vhost_combined")
 
@@ -61,8 +62,14 @@ class Keys:
 
 
 @dataclass(frozen=True)
+class Storage:
+    s3: S3Settings = field(default_factory=S3Settings)  # connection settings; credentials never live here
+
+
+@dataclass(frozen=True)
 class Config:
     zones: Zones = field(default_factory=Zones)
+    storage: Storage = field(default_factory=Storage)
     security_window_days: int = 7
     input: Input = field(default_factory=Input)
     anonymise: Anonymise = field(default_factory=Anonymise)
@@ -90,6 +97,12 @@ _RANGES = {
     ("keys", "retention_days"): (1, 36500),
     ("input", "max_line_bytes"): (256, 16 * 1024 * 1024),
     ("input", "chunk_lines"): (1, 10_000_000),
+    ("storage.s3", "max_attempts"): (1, 20),
+    ("storage.s3", "connect_timeout"): (0.1, 300),
+}
+_CHOICES = {
+    ("input", "format"): FORMATS,
+    ("storage.s3", "addressing_style"): ("auto", "path", "virtual"),
 }
 
 
@@ -117,10 +130,7 @@ def load_config(path: str | Path | None = None) -> Config:
 
 def parse_config(document: Any, source: str) -> Config:
     config = _build(Config, document, source, "")
-    config = dataclasses.replace(config, source=source)
-    if config.input.format not in FORMATS:
-        raise ConfigError(f"{source}: input.format: expected one of {', '.join(FORMATS)}, got {config.input.format!r}")
-    return config
+    return dataclasses.replace(config, source=source)
 
 
 def _build(cls: type, document: Any, source: str, prefix: str) -> Any:
@@ -151,9 +161,23 @@ def _value(kind: Any, raw: Any, source: str, prefix: str, name: str) -> Any:
             span = f" from {low} to {high}" if low is not None else ""
             raise ConfigError(f"{source}: {key}: expected an integer{span}, got {raw!r}")
         return raw
-    if kind is str:
+    if kind is float:
+        low, high = _RANGES[(prefix.rstrip("."), name)]
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not low <= raw <= high:
+            raise ConfigError(f"{source}: {key}: expected a number from {low} to {high}, got {raw!r}")
+        return float(raw)
+    if kind is bool:
+        if not isinstance(raw, bool):
+            raise ConfigError(f"{source}: {key}: expected true or false, got {raw!r}")
+        return raw
+    if kind == (str | None) and raw is None:
+        return None
+    if kind in (str, str | None):
         if not isinstance(raw, str) or not raw:
             raise ConfigError(f"{source}: {key}: expected a non-empty string, got {raw!r}")
+        choices = _CHOICES.get((prefix.rstrip("."), name))
+        if choices and raw not in choices:
+            raise ConfigError(f"{source}: {key}: expected one of {', '.join(choices)}, got {raw!r}")
         return raw
     if kind == tuple[str, ...]:
         if not isinstance(raw, list) or not all(isinstance(item, str) and item for item in raw):

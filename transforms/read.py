@@ -293,13 +293,30 @@ def first_lines(line_counts: dict[tuple[str, int], int]) -> dict[tuple[str, int]
     return numbers
 
 
+class CountLines(beam.DoFn):
+    """Range of a split file -> ((path, range index), lines starting in it)."""
+
+    def __init__(self, s3: storage.S3Settings):
+        self.s3 = s3
+
+    def setup(self) -> None:
+        storage.configure(self.s3)
+
+    def process(self, rng: Range) -> Iterator[tuple[tuple[str, int], int]]:
+        yield (rng.path, rng.index), count_lines(rng)
+
+
 class ReadLogChunks(beam.DoFn):
     """Range -> LogChunk elements; `first_line_numbers` knows where each range of a split file starts."""
 
-    def __init__(self, chunk_lines: int):
+    def __init__(self, chunk_lines: int, s3: storage.S3Settings):
         self.chunk_lines = chunk_lines
+        self.s3 = s3
         self.ranges = Metrics.counter("read", "ranges")
         self.damaged = Metrics.counter("read", "damaged_files")
+
+    def setup(self) -> None:
+        storage.configure(self.s3)
 
     def process(self, rng: Range, first_line_numbers: dict) -> Iterator[LogChunk]:
         self.ranges.inc()

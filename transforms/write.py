@@ -56,13 +56,18 @@ class WriteParts(beam.DoFn):
     date); otherwise rows are partitioned by the UTC date of their `ts`.
     """
 
-    def __init__(self, zone: str, zone_uri: str, dataset: str, run_id: str, fixed_date: str | None = None):
+    def __init__(self, zone: str, zone_uri: str, dataset: str, run_id: str, s3: storage.S3Settings,
+                 fixed_date: str | None = None):  # fmt: skip
+        self.s3 = s3
         self.zone = zone
         self.zone_uri = zone_uri
         self.dataset = dataset
         self.run_id = run_id
         self.fixed_date = fixed_date
         self.rows = Metrics.counter("write", f"{zone}_{dataset}_rows")
+
+    def setup(self) -> None:
+        storage.configure(self.s3)
 
     def process(self, batch: Batch) -> Iterator[dict]:
         table = batch.table.cast(DATASETS[(self.zone, self.dataset)])
