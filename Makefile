@@ -25,8 +25,8 @@ run: $(STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/python -m pytest -q tests
 
-bench: $(STAMP)
-	$(BIN)/python -m pipelines.bench
+bench: $(TEST_STAMP)
+	$(BIN)/python -m pipelines.bench --workers 2
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
     python -m pipelines.bench                      # 1,000,000 lines, plus the element-wise baseline
     python -m pipelines.bench --lines 5000000      # the memory bar on a log five times the size
     python -m pipelines.bench --workers 2          # also with two worker processes
+    python -m pipelines.bench --no-s3              # without the run with every zone on a local S3 endpoint
 
 Each measured run is its own process, so its peak resident memory is its own
 (`wait4` reports it). The baseline is the same job written the textbook way, one
@@ -14,11 +15,13 @@ and reported in lines per second, which do not depend on the slice's size.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import itertools
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -32,10 +35,10 @@ DAY = dt.date(2026, 11, 24)
 AS_OF = "2026-11-25T12:00:00Z"
 
 
-def measure(argv: list[str]) -> tuple[float, int]:
+def measure(argv: list[str], env: dict | None = None) -> tuple[float, int]:
     """(seconds, peak RSS in bytes) of one command run to its end; fails if the command does."""
     started = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -58,8 +61,8 @@ def report(label: str, lines: int, size: int, seconds: float, rss: int) -> dict:
     return figures
 
 
-def workspace(root: Path, name: str) -> Path:
-    """A fresh config with every zone and the keyring under root/name."""
+def workspace(root: Path, name: str, s3_endpoint: str | None = None) -> Path:
+    """A fresh config with the keyring under root/name, and every zone there or in a bucket on the endpoint."""
     folder = root / name
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -67,6 +70,9 @@ def workspace(root: Path, name: str) -> Path:
         "zones": {z: str(folder / z) for z in ("raw", "restricted", "anonymised", "audit")},
         "keys": {"path": str(folder / "keys" / "keyring.json")},
     }
+    if s3_endpoint:
+        config["zones"] = {z: f"s3://bench/{z}" for z in config["zones"]}
+        config["storage"] = {"s3": {"endpoint_url": s3_endpoint}}
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -84,12 +90,45 @@ def make_log(root: Path, lines: int) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def s3_endpoint():
+    """A local S3 endpoint (moto's server, from the test extras) with a `bench` bucket; yields (URL, environment)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    server_command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(server_command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        import boto3
+
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="bench",
+                              aws_secret_access_key="bench")  # fmt: skip
+        for _ in range(100):
+            try:
+                client.create_bucket(Bucket="bench")
+                break
+            except Exception:  # not listening yet
+                time.sleep(0.2)
+        yield endpoint, env
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--baseline-lines", type=int, default=100_000, help="0 skips the baseline")
     parser.add_argument("--workers", type=int, default=1, help="also measure with this many worker processes")
     parser.add_argument("--out", default="bench-out", help="folder for the logs and outputs (default bench-out)")
+    parser.add_argument("--no-s3", dest="s3", action="store_false", help="skip the run with zones on local S3")
     args = parser.parse_args(argv)
     root = Path(args.out).resolve()
     root.mkdir(exist_ok=True)
@@ -104,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         parallel = [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
         seconds, rss = measure([*ingest, "--config", str(workspace(root, "ingest-workers")), *parallel])
         results.append(report(f"logshroud ingest ({args.workers} worker processes)", args.lines, size, seconds, rss))
+
+    if args.s3:
+        with s3_endpoint() as (endpoint, env):
+            seconds, rss = measure([*ingest, "--config", str(workspace(root, "ingest-s3", endpoint))], env)
+        results.append(report("logshroud ingest (zones on local S3)", args.lines, size, seconds, rss))
 
     if args.baseline_lines:
         slice_path = root / f"bench-{args.lines}-first-{args.baseline_lines}.log"

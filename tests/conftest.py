@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -35,6 +41,7 @@ class Workspace:
 
     def __init__(self, root: Path, **overrides):
         self.root = root
+        root.mkdir(parents=True, exist_ok=True)
         document = {
             "zones": {z: str(root / "data" / z) for z in ("raw", "restricted", "anonymised", "audit")},
             "keys": {"path": str(root / "keys" / "keyring.json")},
@@ -73,3 +80,71 @@ def make_workspace(tmp_path: Path):
         return Workspace(tmp_path, **overrides)
 
     return make
+
+
+# --- a real S3 endpoint: moto's server as a separate process on 127.0.0.1 ---------------------------------
+
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "logshroud-test-key-id", "AWS_SECRET_ACCESS_KEY": "logshroud-test-secret-9f3c"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def moto_server(**environment: str):
+    """A moto S3 server on a free local port, up until the block ends; yields its endpoint URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **environment},
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:  # a TCP connect, not a request: an auth-enforcing server counts requests
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("moto_server did not start") from None
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """The endpoint URL of a real S3 server, with test credentials in the environment of the tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**S3_CREDENTIALS, "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            patch.setenv(name, value)
+        with moto_server() as url:
+            yield url
+
+
+def s3_client(endpoint: str, **credentials: str):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **credentials)
+
+
+@pytest.fixture
+def s3(s3_endpoint: str):
+    """A boto3 client for setting up and inspecting the test endpoint, and fresh bucket names per test."""
+    client = s3_client(s3_endpoint)
+    names = iter(f"t{uuid.uuid4().hex[:12]}-{kind}" for kind in ("raw", "zones", "other") for _ in range(10))
+
+    def bucket() -> str:
+        name = next(names)
+        client.create_bucket(Bucket=name)
+        return name
+
+    client.new_bucket = bucket
+    return client

@@ -172,3 +172,8 @@ def test_digest_does_not_depend_on_the_file_name(tmp_path: Path) -> None:
 
 def test_digest_is_stable_across_loads() -> None:
     assert load_config().digest() == load_config().digest() == load_config(default_config_path()).digest()
+
+
+def test_shipped_example_configs_load() -> None:
+    for path in sorted(Path(__file__).resolve().parents[1].glob("configs/*.yaml")):
+        load_config(path)
