@@ -201,3 +201,14 @@ def test_access_denied_is_one_line(tmp_path: Path) -> None:
     assert "access denied" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert key["SecretAccessKey"] not in done.stderr and key["AccessKeyId"] not in done.stderr
+
+
+@pytest.mark.parametrize("variable", ["AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"])
+def test_endpoint_from_the_standard_environment_variables(tmp_path: Path, s3_endpoint: str, s3, variable: str) -> None:
+    raw, zones = s3.new_bucket(), s3.new_bucket()
+    source = upload(s3, raw, "a.log", (clf_line() + "\n").encode())
+    ws = Workspace(tmp_path, zones={z: f"s3://{zones}/{z}" for z in ("raw", "restricted", "anonymised", "audit")})
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    done = run_cli(tmp_path, ws.config_path, source, {**env, variable: s3_endpoint})
+    assert done.returncode == 0, done.stderr
+    assert any(k.startswith("anonymised/requests/") for k in objects(s3, zones))
