@@ -41,7 +41,8 @@ from transforms.config import Config
 from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, manifest_path, read_manifest, totals, write_manifest
 from transforms.parse import ParseChunks
-from transforms.read import CountLines, ReadLogChunks, first_lines, plan_ranges, source_id
+from transforms.read import CountLines, LogChunk, ReadLogChunks, first_lines, plan_ranges, source_id
+from transforms.schema import Batch
 from transforms.write import WriteParts, commit
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -154,13 +155,16 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     )
     chunks = ranges | "ReadChunks" >> beam.ParDo(
         ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3), first_line_numbers=beam.pvalue.AsSingleton(line_counts)
-    )
+    ).with_output_types(LogChunk)
     parsed = chunks | "Parse" >> beam.ParDo(
         ParseChunks(cfg.input.format, cfg.input.max_line_bytes, run.run_id)
     ).with_outputs(ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests")
     anonymised = parsed.requests | "Anonymise" >> beam.ParDo(
         AnonymiseRequests(cfg.anonymise, cfg.keys, run.window_start)
     ).with_outputs(AnonymiseRequests.RESTRICTED, main="anonymised")
+
+    for batches in (parsed.requests, parsed.quarantine, anonymised.anonymised, anonymised.restricted):
+        batches.element_type = Batch  # so Beam uses ArrowElementCoder, which sizes a table without pickling it
 
     def write(label: str, batches, zone: str, dataset: str, fixed_date: str | None = None):
         return batches | label >> beam.ParDo(

@@ -99,7 +99,9 @@ def test_rerun_on_s3_leaves_the_same_objects_and_rows(tmp_path: Path, s3_endpoin
     assert read_zone(s3_endpoint, f"s3://{zones}/zones/anonymised/requests").num_rows == 3000
     assert first["totals"]["quarantined"] == second["totals"]["quarantined"] == 1
     # The manifest names exactly the run's objects, with their sizes.
-    assert {o["path"]: o["bytes"] for o in second["outputs"]} == {f"s3://{zones}/{k}": v for k, v in data_objects.items()}
+    assert {o["path"]: o["bytes"] for o in second["outputs"]} == {
+        f"s3://{zones}/{k}": v for k, v in data_objects.items()
+    }
 
 
 def test_no_quarantined_line_means_no_quarantine_object(tmp_path: Path, s3_endpoint: str, s3) -> None:
@@ -164,7 +166,9 @@ def test_s3_errors_are_one_line_with_what_and_where(tmp_path: Path, s3_endpoint:
     dead = Workspace(tmp_path / "dead", zones={z: f"s3://{zones}/{z}" for z in ("raw", "restricted", "anonymised", "audit")},
                      storage={"s3": {"endpoint_url": "http://127.0.0.1:9", "max_attempts": 2, "connect_timeout": 1}})  # fmt: skip
     no_credentials = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    no_credentials.update(AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_CONFIG_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    no_credentials.update(
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_CONFIG_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true"
+    )
     cases = [
         (missing_bucket.config_path, source, None, "bucket no-such-bucket-here does not exist"),
         (dead.config_path, source, None, "S3 endpoint http://127.0.0.1:9 unreachable (gave up after 2 attempts)"),

@@ -28,6 +28,7 @@ import zstandard
 from apache_beam.metrics import Metrics
 
 from transforms import storage
+from transforms.schema import ArrowElementCoder
 from transforms.slicing import padded
 
 # Decompressed bytes read and cut into lines at a time; a chunk never spans two
@@ -57,8 +58,15 @@ class LogChunk:
         """The chunk's name in output file names: unique within its source, the same on every run."""
         return f"{self.range_index:04d}-{self.index:05d}"
 
+    @property
+    def nbytes(self) -> int:
+        return self.lines.nbytes
+
     def __repr__(self) -> str:  # never the lines: they hold client addresses
         return f"LogChunk({self.source_id}, {self.part}, {len(self.lines)} lines)"
+
+
+beam.coders.registry.register_coder(LogChunk, ArrowElementCoder)
 
 
 def source_id(source: str) -> str:

@@ -7,8 +7,10 @@ Trino and Spark turn back into a column.
 
 from __future__ import annotations
 
+import pickle
 from dataclasses import dataclass
 
+import apache_beam as beam
 import pyarrow as pa
 
 TS = pa.timestamp("ms", tz="UTC")
@@ -90,3 +92,32 @@ class Batch:
 
     def __repr__(self) -> str:  # never the rows: they hold client addresses
         return f"Batch({self.source_id}, {self.part}, {self.table.num_rows} rows)"
+
+    @property
+    def nbytes(self) -> int:
+        return self.table.nbytes
+
+
+class ArrowElementCoder(beam.coders.Coder):
+    """The coder of elements that carry Arrow data (chunks of lines, Batches).
+
+    Beam estimates the size of the first elements on every edge of a pipeline by
+    encoding them; with a generic coder that pickles a whole table to count its
+    bytes. This coder pickles only when an element really crosses a stage, and
+    reads the size off the Arrow buffers.
+    """
+
+    def encode(self, value) -> bytes:
+        return pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def decode(self, encoded: bytes):
+        return pickle.loads(encoded)
+
+    def is_deterministic(self) -> bool:
+        return False
+
+    def estimate_size(self, value) -> int:
+        return value.nbytes
+
+
+beam.coders.registry.register_coder(Batch, ArrowElementCoder)

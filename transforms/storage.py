@@ -168,10 +168,9 @@ def move(pairs: list[tuple[str, str]]) -> None:
     """Move files into place: a rename on local disk, a server-side copy and delete on S3."""
     for source, destination in pairs:
         if is_s3(source):
-            src_bucket, src_key = _split(source)
-            bucket, key = _split(destination)
-            copy = {"Bucket": src_bucket, "Key": src_key}
-            _s3_call(destination, "write", lambda c: c.copy_object(Bucket=bucket, Key=key, CopySource=copy))
+            (src_bucket, src_key), (bucket, key) = _split(source), _split(destination)
+            request = {"Bucket": bucket, "Key": key, "CopySource": {"Bucket": src_bucket, "Key": src_key}}
+            _s3_call(destination, "write", lambda c, r=request: c.copy_object(**r))
         elif is_local(source):
             os.makedirs(os.path.dirname(destination), exist_ok=True)
             os.replace(source, destination)
