@@ -123,6 +123,8 @@ def valid_utf8(complete: bytes) -> bytes:
     Only the lines holding an error are re-coded; the rest is checked at the
     decoder's full speed (a 'replace' decode of a whole block is many times slower).
     """
+    if complete.isascii():  # the usual case, checked at memory speed
+        return complete
     view = memoryview(complete)
     fixed: list[bytes] = []
     position = 0

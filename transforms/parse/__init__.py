@@ -92,9 +92,9 @@ def request_table(parsed: Parsed, source: str, first_line: int, run_id: str) -> 
     columns = {
         "ts": parsed.fields["ts"],
         "client_ip": parsed.fields["client"],
-        "source": pa.array(np.full(n, source, dtype=object), pa.string()),
+        "source": pa.repeat(source, n),
         "line_number": pa.array(parsed.rows + first_line, pa.int64()),
-        "run_id": pa.array(np.full(n, run_id, dtype=object), pa.string()),
+        "run_id": pa.repeat(run_id, n),
     }
     for name in ("auth_user", "request", "method", "target", "path", "query", "protocol", "status", "bytes",
                  "referrer", "user_agent", "vhost", "server_port"):  # fmt: skip
@@ -109,12 +109,12 @@ def quarantine_table(parsed: Parsed, source: str, first_line: int, run_id: str, 
     starts, ends = at.starts[bad], at.ends[bad]
     return pa.table(
         [
-            pa.array(np.full(n, source, dtype=object), pa.string()),
+            pa.repeat(source, n),
             pa.array(bad + first_line, pa.int64()),
             slices(at.buffer, at.raw, starts, _cut(at.raw, starts, ends, max_line_bytes)),
             pa.array(ends - starts, pa.int64()),
             parsed.reasons,
-            pa.array(np.full(n, run_id, dtype=object), pa.string()),
+            pa.repeat(run_id, n),
         ],
         schema=QUARANTINE,
     )
