@@ -145,7 +145,7 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     """The ingest pipeline; its output is the path of the run's manifest."""
     cfg = run.config
     zones = run.zone_uris
-    ranges = pipeline | "PlanRanges" >> beam.Create(plan_ranges(run.inputs))
+    ranges = pipeline | "PlanRanges" >> beam.Create(plan_ranges(run.inputs, cfg.input.range_bytes))
     line_counts = (
         ranges
         | "SplitFilesOnly" >> beam.Filter(lambda r: r.end is not None)

@@ -265,3 +265,31 @@ def test_cli_one_line_errors(workspace: Workspace, tmp_path: Path) -> None:
         assert message in done.stderr
         assert "Traceback" not in done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    "beam_args",
+    [[], ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+     ["--direct_num_workers=2", "--direct_running_mode=multi_threading"]],
+    ids=["one-worker", "two-processes", "two-threads"],
+)  # fmt: skip
+def test_split_files_give_the_same_rows_and_line_numbers_on_every_worker_setup(make_workspace, beam_args) -> None:
+    ws = make_workspace(input__range_bytes=20_000, input__chunk_lines=300)
+    lines = [clf_line(f"192.0.2.{i % 250}", dt.datetime(2026, 11, 24, i % 24, i % 60), f"/p/{i}") for i in range(3000)]
+    for broken in (1, 777, 1500, 2999):
+        lines[broken] = f"broken line {broken + 1}"
+    log = ws.log("big.log", lines)
+    manifest = ingest.run(ws.config, [str(log)], AS_OF, beam_args)
+    assert manifest["inputs"][0]["lines_read"] == 3000
+    quarantine = table(ws, "restricted", "quarantine")
+    assert sorted(quarantine["line_number"].to_pylist()) == [2, 778, 1501, 3000]
+    assert all(
+        text == f"broken line {n}"
+        for n, text in zip(quarantine["line_number"].to_pylist(), quarantine["line"].to_pylist(), strict=True)
+    )
+    restricted = table(ws, "restricted")
+    assert restricted.num_rows == 2996
+    assert all(
+        path == f"/p/{n - 1}"
+        for n, path in zip(restricted["line_number"].to_pylist(), restricted["path"].to_pylist(), strict=True)
+    )

@@ -45,6 +45,9 @@ class Input:
     # Lines per Arrow table: large enough that per-element runner costs vanish,
     # small enough that a chunk and its outputs stay far below a worker's memory.
     chunk_lines: int = 100_000
+    # Bytes per range of a plain file: enough lines (~250,000) that a range's fixed
+    # costs vanish, small enough that a 1 GB log keeps several workers busy.
+    range_bytes: int = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ _RANGES = {
     ("keys", "retention_days"): (1, 36500),
     ("input", "max_line_bytes"): (256, 16 * 1024 * 1024),
     ("input", "chunk_lines"): (1, 10_000_000),
+    ("input", "range_bytes"): (1, 2**40),
     ("storage.s3", "max_attempts"): (1, 20),
     ("storage.s3", "connect_timeout"): (0.1, 300),
 }

@@ -163,7 +163,7 @@ def split_lines(complete: bytes) -> pa.Array:
 class Range:
     """The part of an input one worker reads: the lines that *start* in [start, end).
 
-    Plain files above `RANGE_BYTES` are split into ranges so workers share them;
+    Plain files above `input.range_bytes` are split into ranges so workers share them;
     a compressed file is one range (`end` None), since it can only be read from
     its beginning.
     """
@@ -174,13 +174,10 @@ class Range:
     end: int | None = None
 
 
-# Bytes per range of a plain file: enough lines (~250,000) that a range's fixed
-# costs vanish, small enough that a 1 GB log keeps several workers busy.
-RANGE_BYTES = 64 * 1024 * 1024
 _COMPRESSED = (".gz", ".bz2", ".zst")
 
 
-def plan_ranges(inputs: list[storage.StoredFile], range_bytes: int = RANGE_BYTES) -> list[Range]:
+def plan_ranges(inputs: list[storage.StoredFile], range_bytes: int) -> list[Range]:
     ranges = []
     for stored in inputs:
         if stored.path.endswith(_COMPRESSED) or stored.size <= range_bytes:
