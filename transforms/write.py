@@ -38,9 +38,10 @@ def staging_root(zone_uri: str, run_id: str) -> str:
 def by_event_date(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
     """(YYYY-MM-DD, rows of that UTC date) for each date present, oldest first."""
     days = pc.cast(table["ts"], pa.int64()).to_numpy() // _MS_PER_DAY
-    for day in np.unique(days).tolist():
+    distinct = np.unique(days).tolist()
+    for day in distinct:
         date = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
-        yield date, table.filter(pa.array(days == day))
+        yield date, table if len(distinct) == 1 else table.filter(pa.array(days == day))
 
 
 # Columns whose min/max statistics let readers skip row groups (time, status, networks,

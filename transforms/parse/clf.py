@@ -17,7 +17,6 @@ take the slow path: a Python regex and unescaping, line by line.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 import numpy as np
@@ -98,7 +97,7 @@ def parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: str) -> dict[st
         return _cut_fields(at, rows, fmt)
     plain, rare = np.flatnonzero(~escaped), np.flatnonzero(escaped)
     fast = _cut_fields(at, rows[plain], fmt)
-    slow = _parse_escaped([line.rstrip("\r\n") for line in lines.take(pa.array(rows[rare])).to_pylist()], fmt)
+    slow = _parse_escaped(lines.take(pa.array(rows[rare])), fmt)
     order = np.empty(len(rows), dtype=np.int64)
     order[plain] = np.arange(len(plain))
     order[rare] = len(plain) + np.arange(len(rare))
@@ -187,37 +186,31 @@ def _starts_with(raw: np.ndarray, at: np.ndarray, prefix: bytes) -> np.ndarray:
     return ok
 
 
-def _parse_escaped(lines: list[str], fmt: str) -> dict[str, pa.Array]:
-    """The slow path, line by line: captures, unescaping, the request split in Python."""
-    columns: dict[str, list] = {name: [] for name in _FIELD_ORDER}
-    for line in lines:
-        match = _CAPTURE[fmt].match(line)
-        get = match.groupdict()
-        request = unescape(get["request"])
-        method, target, path, query, protocol = split_request_line(request)
-        try:
-            ts = dt.datetime.strptime(get["time"], CLF_TIME)
-        except ValueError:
-            ts = None
-        values = {
-            "client": get["client"], "auth_user": unescape(get["auth_user"]), "request": request,
-            "status": int(get["status"]), "bytes": get["bytes"], "ts": ts,
-            "referrer": unescape(get["referrer"]) if get.get("referrer") is not None else None,
-            "user_agent": unescape(get["user_agent"]) if get.get("user_agent") is not None else None,
-            "vhost": get.get("vhost"), "method": method, "target": target, "path": path, "query": query,
-            "protocol": protocol,
-        }  # fmt: skip
-        for name in _FIELD_ORDER:
-            columns[name].append(values[name])
-    fields = {name: pa.array(values, _RAW_TYPES.get(name, pa.string())) for name, values in columns.items()}
+def _parse_escaped(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
+    """The path for lines with escapes: RE2 captures for all of them at once, Python only to unescape."""
+    captured = pc.extract_regex(pc.utf8_rtrim(lines, "\r\n"), _CAPTURE[fmt].pattern)
+    fields = {name: captured.field(name) for name in (f.name for f in captured.type)}
+    for name in ("auth_user", "request", "referrer", "user_agent"):
+        if name in fields:
+            fields[name] = _unescaped(fields[name])
+    n = len(lines)
+    fields["ts"] = pc.cast(pc.strptime(fields.pop("time"), format=CLF_TIME, unit="ms", error_is_null=True), TYPES["ts"])
+    fields["status"] = pc.cast(fields["status"], TYPES["status"])
+    for name in ("referrer", "user_agent", "vhost"):
+        fields.setdefault(name, pa.nulls(n, pa.string()))
+    split = list(zip(*(split_request_line(r) for r in fields["request"].to_pylist()), strict=True)) or [()] * 5
+    for name, values in zip(("method", "target", "path", "query", "protocol"), split, strict=True):
+        fields[name] = pa.array(values, pa.string())
     return _finish(fields)
 
 
-_FIELD_ORDER = ("client", "auth_user", "request", "status", "bytes", "ts", "referrer", "user_agent", "vhost",
-                "method", "target", "path", "query", "protocol")  # fmt: skip
-
-
-_RAW_TYPES = {"ts": TYPES["ts"], "status": TYPES["status"]}  # the rest is text until _finish
+def _unescaped(values: pa.Array) -> pa.Array:
+    """Apache/nginx escapes decoded in the values that hold a backslash, once per distinct value."""
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary
+    escaped = pc.fill_null(pc.match_substring(distinct, "\\"), False)
+    decoded = [unescape(v) for v in distinct.filter(escaped).to_pylist()]
+    return pc.replace_with_mask(distinct, escaped, pa.array(decoded, pa.string())).take(encoded.indices)
 
 
 def _finish(fields: dict[str, pa.Array]) -> dict[str, pa.Array]:
