@@ -37,7 +37,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms import storage
 from transforms.anonymise import AnonymiseRequests
-from transforms.config import Config
+from transforms.config import Config, log_format
 from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, manifest_path, read_manifest, totals, write_manifest
 from transforms.parse import ParseChunks
@@ -157,7 +157,7 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3), first_line_numbers=beam.pvalue.AsSingleton(line_counts)
     ).with_output_types(LogChunk)
     parsed = chunks | "Parse" >> beam.ParDo(
-        ParseChunks(cfg.input.format, cfg.input.max_line_bytes, run.run_id)
+        ParseChunks(log_format(cfg.input.format), cfg.input.max_line_bytes, run.run_id)
     ).with_outputs(ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests")
     anonymised = parsed.requests | "Anonymise" >> beam.ParDo(
         AnonymiseRequests(cfg.anonymise, cfg.keys, run.window_start)

@@ -380,11 +380,13 @@ RESTRICTED_ROW = {
     "user_agent": "Mozilla/5.0",
     "vhost": None,
     "server_port": None,
+    "duration_ms": 12.5,
+    "xff": "198.51.100.1, 192.0.2.10",
     "source": "logs/access.log",
     "line_number": 1,
     "run_id": "run-1",
 }
-RAW_ONLY = ("client_ip", "auth_user", "request", "target", "source", "line_number")
+RAW_ONLY = ("client_ip", "auth_user", "request", "target", "xff", "source", "line_number")
 
 
 def restricted_table(**overrides) -> pa.Table:

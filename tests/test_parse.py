@@ -8,8 +8,8 @@ import pyarrow as pa
 import pytest
 
 from transforms.parse import REASONS, parse_lines
-from transforms.parse.clf import unescape
 from transforms.parse.common import split_request_line
+from transforms.parse.escapes import unescape
 
 UTC = dt.timezone.utc
 COMBINED = '203.0.113.7 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif?x=1 HTTP/1.0" 200 2326 "http://example.com/" "Mozilla/4.08"'

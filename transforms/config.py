@@ -18,10 +18,12 @@ from typing import Any, get_type_hints
 import yaml
 
 from transforms.errors import LogshroudError
+from transforms.parse.logformat import CompiledFormat, FormatError, compile_apache, compile_nginx
 from transforms.scrub import DEFAULT_SECRET_PARAMS
 from transforms.storage import S3Settings
 
 FORMATS = ("combined", "common", "vhost_combined")
+_COMPILERS = {"apache": compile_apache, "nginx": compile_nginx}
 
 
 class ConfigError(LogshroudError):
@@ -38,7 +40,8 @@ class Zones:
 
 @dataclass(frozen=True)
 class Input:
-    format: str = "combined"
+    # A preset name (FORMATS), or the web server's own words: {apache: '<LogFormat>'} or {nginx: '<log_format>'}.
+    format: str | dict = "combined"
     # A request line longer than this is no web server's doing; it is quarantined whole
     # (cut to this length) rather than parsed, so one hostile line cannot balloon a chunk.
     max_line_bytes: int = 65536
@@ -105,7 +108,6 @@ _RANGES = {
     ("storage.s3", "connect_timeout"): (0.1, 300),
 }
 _CHOICES = {
-    ("input", "format"): FORMATS,
     ("storage.s3", "addressing_style"): ("auto", "path", "virtual"),
 }
 
@@ -134,7 +136,23 @@ def load_config(path: str | Path | None = None) -> Config:
 
 def parse_config(document: Any, source: str) -> Config:
     config = _build(Config, document, source, "")
+    try:
+        log_format(config.input.format)
+    except FormatError as error:
+        raise ConfigError(f"{source}: input.format: {error}") from None
     return dataclasses.replace(config, source=source)
+
+
+def log_format(spec: str | dict) -> str | CompiledFormat:
+    """`combined` -> `combined`; {apache: '%h ...'} -> its CompiledFormat. A FormatError says what is wrong."""
+    if isinstance(spec, str):
+        if spec not in FORMATS:
+            raise FormatError(f"expected one of {', '.join(FORMATS)}, or apache: / nginx: with a format; got {spec!r}")
+        return spec
+    if len(spec) != 1 or next(iter(spec)) not in _COMPILERS or not isinstance(next(iter(spec.values())), str):
+        raise FormatError(f"expected apache: '<LogFormat>' or nginx: '<log_format>', got {spec!r}")
+    ((server, text),) = spec.items()
+    return _COMPILERS[server](text)
 
 
 def _build(cls: type, document: Any, source: str, prefix: str) -> Any:
@@ -176,6 +194,10 @@ def _value(kind: Any, raw: Any, source: str, prefix: str, name: str) -> Any:
         return raw
     if kind == (str | None) and raw is None:
         return None
+    if kind == (str | dict):  # input.format: checked whole by log_format
+        if not isinstance(raw, (str, dict)):
+            raise ConfigError(f"{source}: {key}: expected a format name or a mapping, got {raw!r}")
+        return raw
     if kind in (str, str | None):
         if not isinstance(raw, str) or not raw:
             raise ConfigError(f"{source}: {key}: expected a non-empty string, got {raw!r}")

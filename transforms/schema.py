@@ -36,6 +36,8 @@ RESTRICTED_REQUESTS = pa.schema(
         ("user_agent", pa.string()),
         ("vhost", pa.string()),
         ("server_port", pa.int32()),
+        ("duration_ms", pa.float64()),  # time to serve the request, where the format logs it
+        ("xff", pa.string()),  # the X-Forwarded-For chain as logged: addresses, so restricted only
         ("source", pa.string()),
         ("line_number", pa.int64()),
         ("run_id", pa.string()),
@@ -56,6 +58,7 @@ ANONYMISED_REQUESTS = pa.schema(
         ("user_agent", pa.string()),  # scrubbed
         ("vhost", pa.string()),
         ("server_port", pa.int32()),
+        ("duration_ms", pa.float64()),
         ("ip_version", pa.int8()),
         ("client_net", pa.string()),  # CIDR text: 203.0.113.0/24, 2001:db8:ab00::/48
         ("client_token", pa.string()),  # HMAC-SHA-256 of the client under key_id, 128 bits hex

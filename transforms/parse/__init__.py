@@ -14,7 +14,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
-from transforms.parse import clf
+from transforms.parse import clf, logformat
+from transforms.parse.logformat import CompiledFormat
 from transforms.read import LogChunk
 from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
 from transforms.slicing import Positions, find_bytes, line_positions, lines_holding, slices
@@ -40,8 +41,12 @@ class Parsed:
     at: Positions  # where the chunk's lines lie
 
 
-def parse_lines(lines: pa.Array, fmt: str, max_line_bytes: int, damaged_tail: bool = False) -> Parsed:
-    """Every line, with or without its line end, to a row or a quarantine reason."""
+def parse_lines(lines: pa.Array, fmt: str | CompiledFormat, max_line_bytes: int, damaged_tail: bool = False) -> Parsed:
+    """Every line, with or without its line end, to a row or a quarantine reason.
+
+    `fmt` is a preset of the Common Log Format family (parsed by position, see `clf`)
+    or a format compiled from the web server's own config (parsed by captures).
+    """
     at = line_positions(lines)
     lengths = at.ends - at.starts
     too_long = lengths > max_line_bytes
@@ -52,10 +57,15 @@ def parse_lines(lines: pa.Array, fmt: str, max_line_bytes: int, damaged_tail: bo
     tail = np.zeros(len(lines), dtype=bool)
     if damaged_tail and len(lines):
         tail[-1] = True
-    shaped = clf.matches(lines, fmt).to_numpy(zero_copy_only=False) & ~(too_long | binary | tail)
+    preset = isinstance(fmt, str)
+    matches = clf.matches(lines, fmt) if preset else logformat.matches(lines, fmt)
+    shaped = matches.to_numpy(zero_copy_only=False) & ~(too_long | binary | tail)
 
     candidates = np.flatnonzero(shaped)
-    fields = clf.parse(lines, at, candidates, fmt)
+    if preset:
+        fields = clf.parse(lines, at, candidates, fmt)
+    else:
+        fields = logformat.parse(slices(at.buffer, at.raw, at.starts[candidates], at.ends[candidates]), fmt)
     good_time = pc.is_valid(fields["ts"]).to_numpy(zero_copy_only=False)
     if not good_time.all():
         fields = {name: column.filter(pa.array(good_time)) for name, column in fields.items()}
@@ -66,6 +76,13 @@ def parse_lines(lines: pa.Array, fmt: str, max_line_bytes: int, damaged_tail: bo
     quarantined = np.flatnonzero(~parsed)
     reasons = _reasons(lines, fmt, quarantined, lengths, too_long, binary, tail)
     return Parsed(fields, rows, quarantined, reasons, at)
+
+
+def _loosely_shaped(lines: pa.Array, fmt: str | CompiledFormat) -> np.ndarray:
+    """Lines of the format's shape whatever their time says: quarantined for the time, not the shape."""
+    if isinstance(fmt, str):
+        return pc.match_substring_regex(lines, clf.LOOSE_PATTERNS[fmt]).to_numpy(zero_copy_only=False)
+    return logformat.matches(lines, fmt).to_numpy(zero_copy_only=False)
 
 
 def _reasons(lines, fmt, quarantined, lengths, too_long, binary, tail) -> pa.Array:
@@ -79,7 +96,7 @@ def _reasons(lines, fmt, quarantined, lengths, too_long, binary, tail) -> pa.Arr
         lengths[quarantined] == 0,
         binary[quarantined],
         pc.match_substring(bad_lines, "\ufffd").to_numpy(zero_copy_only=False),
-        pc.match_substring_regex(bad_lines, clf.LOOSE_PATTERNS[fmt]).to_numpy(zero_copy_only=False),
+        _loosely_shaped(bad_lines, fmt),
         np.ones(len(quarantined), dtype=bool),
     ]
     first_true = np.argmax(np.vstack(conditions), axis=0)
@@ -97,8 +114,9 @@ def request_table(parsed: Parsed, source: str, first_line: int, run_id: str) -> 
         "run_id": pa.repeat(run_id, n),
     }
     for name in ("auth_user", "request", "method", "target", "path", "query", "protocol", "status", "bytes",
-                 "referrer", "user_agent", "vhost", "server_port"):  # fmt: skip
-        columns[name] = parsed.fields[name]
+                 "referrer", "user_agent", "vhost", "server_port", "duration_ms", "xff"):  # fmt: skip
+        if name in parsed.fields:
+            columns[name] = parsed.fields[name]
     schema = RESTRICTED_REQUESTS
     return pa.table([columns.get(f.name, pa.nulls(n, f.type)) for f in schema], schema=schema)
 
@@ -135,7 +153,7 @@ class ParseChunks(beam.DoFn):
     QUARANTINE = "quarantine"
     STATS = "stats"
 
-    def __init__(self, fmt: str, max_line_bytes: int, run_id: str):
+    def __init__(self, fmt: str | CompiledFormat, max_line_bytes: int, run_id: str):
         self.fmt = fmt
         self.max_line_bytes = max_line_bytes
         self.run_id = run_id

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.parse.common import METHOD, TYPES, clf_times, dash_to_null, empty_fields, split_request_line
+from transforms.parse.escapes import unescaped
 from transforms.slicing import Positions, find_bytes, lines_holding, slices
 
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
@@ -65,20 +66,7 @@ _CAPTURE = {
 }
 CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 
-# What Apache's ap_escape_logitem and nginx's escaping write, and the byte each stands for.
-_ESCAPE = re.compile(rb'\\(x[0-9A-Fa-f]{2}|["\\bnrtv])')
-_SIMPLE = {b'"': b'"', b"\\": b"\\", b"b": b"\b", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
 _QUOTE, _SPACE, _QUESTION, _BACKSLASH = ord('"'), ord(" "), ord("?"), ord("\\")
-
-
-def unescape(text: str) -> str:
-    r"""`Mozilla \"x\" caf\xc3\xa9` -> `Mozilla "x" café`; bytes that are no UTF-8 become U+FFFD."""
-
-    def byte(match: re.Match[bytes]) -> bytes:
-        code = match.group(1)
-        return bytes([int(code[1:], 16)]) if code[:1] == b"x" else _SIMPLE[code]
-
-    return _ESCAPE.sub(byte, text.encode("utf-8", "surrogateescape")).decode("utf-8", "replace")
 
 
 def matches(lines: pa.Array, fmt: str) -> pa.Array:
@@ -192,7 +180,7 @@ def _parse_escaped(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
     fields = {name: captured.field(name) for name in (f.name for f in captured.type)}
     for name in ("auth_user", "request", "referrer", "user_agent"):
         if name in fields:
-            fields[name] = _unescaped(fields[name])
+            fields[name] = unescaped(fields[name])
     n = len(lines)
     fields["ts"] = pc.cast(pc.strptime(fields.pop("time"), format=CLF_TIME, unit="ms", error_is_null=True), TYPES["ts"])
     fields["status"] = pc.cast(fields["status"], TYPES["status"])
@@ -202,15 +190,6 @@ def _parse_escaped(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
     for name, values in zip(("method", "target", "path", "query", "protocol"), split, strict=True):
         fields[name] = pa.array(values, pa.string())
     return _finish(fields)
-
-
-def _unescaped(values: pa.Array) -> pa.Array:
-    """Apache/nginx escapes decoded in the values that hold a backslash, once per distinct value."""
-    encoded = pc.dictionary_encode(values)
-    distinct = encoded.dictionary
-    escaped = pc.fill_null(pc.match_substring(distinct, "\\"), False)
-    decoded = [unescape(v) for v in distinct.filter(escaped).to_pylist()]
-    return pc.replace_with_mask(distinct, escaped, pa.array(decoded, pa.string())).take(encoded.indices)
 
 
 def _finish(fields: dict[str, pa.Array]) -> dict[str, pa.Array]:

@@ -82,26 +82,50 @@ def clf_times(raw: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(UTC epoch milliseconds, valid?) of `10/Oct/2000:13:55:36 -0700` starting at each position."""
     day, ok1 = digits(raw, at, 2)
     year, ok2 = digits(raw, at + 7, 4)
-    hour, ok3 = digits(raw, at + 12, 2)
-    minute, ok4 = digits(raw, at + 15, 2)
-    second, ok5 = digits(raw, at + 18, 2)
-    zone_h, ok6 = digits(raw, at + 22, 2)
-    zone_m, ok7 = digits(raw, at + 24, 2)
     code = (raw[at + 3].astype(np.int64) << 16) | (raw[at + 4].astype(np.int64) << 8) | raw[at + 5]
     found = np.minimum(np.searchsorted(_SORTED_MONTH_CODES, code), 11)
-    month_ok = _SORTED_MONTH_CODES[found] == code
-    month = _MONTH_ORDER[found] + 1
-    sign = np.where(raw[at + 21] == ord("-"), -1, 1)
-    sign_ok = (raw[at + 21] == ord("-")) | (raw[at + 21] == ord("+"))
-    separators_ok = (
-        (raw[at + 2] == ord("/")) & (raw[at + 6] == ord("/")) & (raw[at + 11] == ord(":"))
-        & (raw[at + 14] == ord(":")) & (raw[at + 17] == ord(":")) & (raw[at + 20] == ord(" "))
-    )  # fmt: skip
+    month = np.where(_SORTED_MONTH_CODES[found] == code, _MONTH_ORDER[found] + 1, 0)
+    separators = _bytes_at(raw, at, {2: "/", 6: "/", 11: ":", 14: ":", 17: ":", 20: " "})
+    return _utc_ms(raw, at, year, month, day, ok1 & ok2 & separators, clock_at=12, zone_at=21)
+
+
+def iso_times(raw: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC epoch milliseconds, valid?) of `2026-11-24T11:00:00+01:00` (or `+0100`, or `Z`) at each position."""
+    year, ok1 = digits(raw, at, 4)
+    month, ok2 = digits(raw, at + 5, 2)
+    day, ok3 = digits(raw, at + 8, 2)
+    separators = _bytes_at(raw, at, {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"})
+    utc = raw[at + 19] == ord("Z")
+    colon = raw[at + 22] == ord(":")  # +01:00 rather than +0100
+    ms, valid = _utc_ms(raw, at, year, month, day, ok1 & ok2 & ok3 & separators, clock_at=11, zone_at=19,
+                        zone_colon=colon)  # fmt: skip
+    in_utc, utc_valid = _utc_ms(raw, at, year, month, day, ok1 & ok2 & ok3 & separators, clock_at=11, zone_at=None)
+    return np.where(utc, in_utc, ms), np.where(utc, utc_valid, valid)
+
+
+def _bytes_at(raw: np.ndarray, at: np.ndarray, expected: dict[int, str]) -> np.ndarray:
+    ok = np.ones(len(at), dtype=bool)
+    for offset, char in expected.items():
+        ok &= raw[at + offset] == ord(char)
+    return ok
+
+
+def _utc_ms(raw, at, year, month, day, ok, clock_at: int, zone_at: int | None, zone_colon=None):
+    """Milliseconds since 1970 UTC of a local date, `HH:MM:SS` at `clock_at` and `+HHMM` at `zone_at`."""
+    hour, ok_h = digits(raw, at + clock_at, 2)
+    minute, ok_m = digits(raw, at + clock_at + 3, 2)
+    second, ok_s = digits(raw, at + clock_at + 6, 2)
+    ok = ok & ok_h & ok_m & ok_s & (hour < 24) & (minute < 60) & (second < 60)
+    offset = np.zeros(len(at), dtype=np.int64)
+    if zone_at is not None:
+        sign_byte = raw[at + zone_at]
+        zone_h, ok_zh = digits(raw, at + zone_at + 1, 2)
+        minutes_at = at + zone_at + 3 + (zone_colon if zone_colon is not None else 0)
+        zone_m, ok_zm = digits(raw, minutes_at, 2)
+        ok &= ((sign_byte == ord("+")) | (sign_byte == ord("-"))) & ok_zh & ok_zm & (zone_h < 24) & (zone_m < 60)
+        offset = np.where(sign_byte == ord("-"), -1, 1) * (zone_h * 3600 + zone_m * 60)
     month_days = np.array([31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month - 1, 0, 11)]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    day_ok = (day >= 1) & (day <= month_days) & ~((month == 2) & (day == 29) & ~leap)
-    ranges_ok = (hour < 24) & (minute < 60) & (second < 60) & (zone_h < 24) & (zone_m < 60)
-    valid = ok1 & ok2 & ok3 & ok4 & ok5 & ok6 & ok7 & month_ok & sign_ok & separators_ok & day_ok & ranges_ok
-    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second
-    seconds -= sign * (zone_h * 3600 + zone_m * 60)
-    return seconds * 1000, valid
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & ~((month == 2) & (day == 29) & ~leap)
+    seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    return seconds * 1000, ok

@@ -1,0 +1,258 @@
+"""Custom formats in the words of the web server's own config: Apache `LogFormat` and nginx `log_format`.
+
+    apache: '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D'
+    nginx:  '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent $request_time'
+
+Each is compiled once into an RE2 pattern with one named group per field that
+logshroud keeps, and a note of how to read each group (a CLF time, microseconds,
+seconds...). Lines are then matched and captured for a whole chunk at once with
+`pyarrow.compute.extract_regex`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.errors import LogshroudError
+from transforms.parse.common import TYPES, clf_times, dash_to_null, iso_times
+from transforms.parse.escapes import unescaped
+from transforms.slicing import line_positions
+
+
+class FormatError(LogshroudError):
+    pass
+
+
+# What a captured group becomes: the common field it fills, and how to read it.
+#   text: as written; clf_time / iso_time / epoch_s / epoch_ms: a timestamp;
+#   int: an integer; duration_us / duration_ms / duration_s: a duration, stored in ms.
+@dataclass(frozen=True)
+class Capture:
+    field: str
+    kind: str = "text"
+
+
+@dataclass
+class CompiledFormat:
+    pattern: str  # RE2, anchored, one named group per capture
+    captures: dict[str, Capture] = field(default_factory=dict)  # group name -> what it fills
+    source: str = ""
+
+    @property
+    def fields(self) -> set[str]:
+        return {c.field for c in self.captures.values()}
+
+
+_QUOTED_VALUE = r'(?:[^"\\]|\\.)*'  # inside double quotes, with Apache's and nginx's escapes
+_TOKEN = r"\S+"
+_CLF_TIME = r"[0-9]{2}/[A-Za-z]{3}/[0-9]{4}:[0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}"
+
+# Apache directives: (field, kind, value pattern). `None` field: matched, not kept.
+_APACHE = {
+    "h": ("client", "text", _TOKEN),
+    "a": ("client", "text", _TOKEN),
+    "{c}a": ("client", "text", _TOKEN),
+    "l": (None, "text", _TOKEN),
+    "u": ("auth_user", "text", _TOKEN),
+    "t": ("ts", "clf_time", r"\[" + _CLF_TIME + r"\]"),
+    "r": ("request", "text", None),
+    "m": ("method", "text", _TOKEN),
+    "U": ("path", "text", r"[^?\s]*"),
+    "q": ("query", "query", r"(?:\?\S*)?"),  # Apache writes the `?` too, and nothing for no query
+    "H": ("protocol", "text", _TOKEN),
+    ">s": ("status", "int", "[0-9]{3}"),
+    "s": ("status", "int", "[0-9]{3}"),
+    "b": ("bytes", "int", "[0-9]+|-"),
+    "B": ("bytes", "int", "[0-9]+"),
+    "O": ("bytes", "int", "[0-9]+|-"),
+    "I": (None, "int", "[0-9]+|-"),
+    "D": ("duration_ms", "duration_us", "[0-9]+"),
+    "T": ("duration_ms", "duration_s", "[0-9]+"),
+    "v": ("vhost", "text", _TOKEN),
+    "V": ("vhost", "text", _TOKEN),
+    "p": ("server_port", "int", "[0-9]+"),
+    "X": (None, "text", "[X+-]"),
+    "L": (None, "text", _TOKEN),
+    "k": (None, "int", "[0-9]+"),
+}
+_APACHE_HEADERS = {"referer": "referrer", "user-agent": "user_agent", "x-forwarded-for": "xff", "host": "vhost"}
+_APACHE_DIRECTIVE = re.compile(r"%(?:!?[0-9,]+)?([<>]?)(?:\{([^}]*)\})?([a-zA-Z%])")
+
+# nginx variables: (field, kind, value pattern).
+_NGINX = {
+    "remote_addr": ("client", "text", _TOKEN),
+    "binary_remote_addr": (None, "text", _TOKEN),
+    "realip_remote_addr": ("client", "text", _TOKEN),
+    "remote_user": ("auth_user", "text", _TOKEN),
+    "time_local": ("ts", "clf_time", _CLF_TIME),
+    "time_iso8601": ("ts", "iso_time", r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}(?:Z|[+-][0-9]{2}:?[0-9]{2})"),
+    "msec": ("ts", "epoch_ms", r"[0-9]+\.[0-9]{3}"),
+    "request": ("request", "text", None),
+    "request_method": ("method", "text", _TOKEN),
+    "request_uri": ("target", "text", _TOKEN),
+    "uri": ("path", "text", _TOKEN),
+    "args": ("query", "text", r"\S*"),
+    "query_string": ("query", "text", r"\S*"),
+    "server_protocol": ("protocol", "text", _TOKEN),
+    "status": ("status", "int", "[0-9]{3}"),
+    "body_bytes_sent": ("bytes", "int", "[0-9]+"),
+    "bytes_sent": ("bytes", "int", "[0-9]+"),
+    "request_length": (None, "int", "[0-9]+"),
+    "request_time": ("duration_ms", "duration_s", r"[0-9]+(?:\.[0-9]+)?"),
+    "upstream_response_time": (None, "text", r"[0-9.,: -]+|-"),
+    "http_referer": ("referrer", "text", None),
+    "http_user_agent": ("user_agent", "text", None),
+    "http_x_forwarded_for": ("xff", "text", None),
+    "host": ("vhost", "text", _TOKEN),
+    "server_name": ("vhost", "text", _TOKEN),
+    "http_host": ("vhost", "text", _TOKEN),
+    "server_port": ("server_port", "int", "[0-9]+"),
+    "connection": (None, "int", "[0-9]+"),
+    "connection_requests": (None, "int", "[0-9]+"),
+    "pipe": (None, "text", "[p.]"),
+    "ssl_protocol": (None, "text", _TOKEN),
+    "ssl_cipher": (None, "text", _TOKEN),
+}
+_NGINX_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def compile_apache(log_format: str) -> CompiledFormat:
+    """`%h %l %u %t "%r" %>s %b` -> a pattern and its captures; an unknown directive is a FormatError."""
+    pieces: list[tuple[str, str | None, str | None, str | None]] = []  # literal, or (field, kind, value)
+    position = 0
+    for match in _APACHE_DIRECTIVE.finditer(log_format):
+        pieces.append(("literal", log_format[position : match.start()], None, None))
+        position = match.end()
+        final, argument, letter = match.groups()
+        if letter == "%":
+            pieces.append(("literal", "%", None, None))
+            continue
+        if letter in "io" and argument is not None:
+            name = _APACHE_HEADERS.get(argument.lower()) if letter == "i" else None
+            pieces.append(("value", name, "text", None))
+            continue
+        if letter == "t" and argument:
+            raise FormatError(f"apache format: %{{{argument}}}t: only the default time format [%t] is supported")
+        key = (f"{{{argument}}}" if argument else "") + (">" if final == ">" and letter == "s" else "") + letter
+        if key not in _APACHE:
+            shown = f"%{{{argument}}}{letter}" if argument else f"%{final}{letter}"
+            raise FormatError(f"apache format: {shown}: directive not supported")
+        name, kind, value = _APACHE[key]
+        pieces.append(("value", name, kind, value))
+    pieces.append(("literal", log_format[position:], None, None))
+    return _assemble(pieces, f"apache: {log_format}")
+
+
+def compile_nginx(log_format: str) -> CompiledFormat:
+    """`$remote_addr - $remote_user [$time_local] "$request" ...` -> a pattern and its captures."""
+    pieces: list[tuple[str, str | None, str | None, str | None]] = []
+    position = 0
+    for match in _NGINX_VARIABLE.finditer(log_format):
+        pieces.append(("literal", log_format[position : match.start()], None, None))
+        position = match.end()
+        variable = match.group(1) or match.group(2)
+        if variable in _NGINX:
+            name, kind, value = _NGINX[variable]
+        elif variable.startswith(("http_", "sent_http_", "upstream_", "cookie_", "arg_")):
+            name, kind, value = None, "text", None  # kept out: headers and cookies we have no column for
+        else:
+            raise FormatError(f"nginx format: ${variable}: variable not supported")
+        pieces.append(("value", name, kind, value))
+    pieces.append(("literal", log_format[position:], None, None))
+    return _assemble(pieces, f"nginx: {log_format}")
+
+
+def _assemble(pieces, source: str) -> CompiledFormat:
+    """Literals escaped, values as groups; a value's default pattern depends on whether it is quoted."""
+    parts: list[str] = []
+    captures: dict[str, Capture] = {}
+    for index, (what, name, kind, value) in enumerate(pieces):
+        if what == "literal":
+            parts.append(re.escape(name))
+            continue
+        following = pieces[index + 1] if index + 1 < len(pieces) else ("literal", "", None, None)
+        quoted = bool(parts) and parts[-1].endswith('"') and following[0] == "literal" and following[1].startswith('"')
+        pattern = value if value is not None else (_QUOTED_VALUE if quoted else _TOKEN)
+        if value is not None and quoted:
+            pattern = f"{value}|{_QUOTED_VALUE}" if kind == "text" else value
+        if name is None or name in {c.field for c in captures.values()}:
+            parts.append(f"(?:{pattern})")
+            continue
+        group = f"g{len(captures)}"
+        captures[group] = Capture(name, kind)
+        parts.append(f"(?P<{group}>{pattern})")
+    return CompiledFormat("^" + "".join(parts) + r"\r?\n?$", captures, source)
+
+
+# --- parsing with a compiled format ------------------------------------------------------------------------
+
+_REQUEST = r"^(?P<method>[A-Za-z][A-Za-z0-9_-]{0,31}) (?P<target>.+?)(?: (?P<protocol>HTTP/[0-9.]+))?$"
+_TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
+_TEXT_FIELDS = ("client", "auth_user", "request", "method", "target", "path", "query", "protocol", "referrer",
+                "user_agent", "vhost", "xff")  # fmt: skip
+
+
+def matches(lines: pa.Array, compiled: CompiledFormat) -> pa.Array:
+    return pc.match_substring_regex(lines, compiled.pattern)
+
+
+def parse(lines: pa.Array, compiled: CompiledFormat) -> dict[str, pa.Array]:
+    """Fields of lines that all match the compiled format: one RE2 capture pass, then typed columns."""
+    n = len(lines)
+    captured = pc.extract_regex(lines, compiled.pattern)
+    raw = {c.field: (captured.field(group), c.kind) for group, c in compiled.captures.items()}
+    fields: dict[str, pa.Array] = {}
+    for name, (values, kind) in raw.items():
+        if kind == "query":  # `?a=1` -> `a=1`, `?` -> empty, nothing -> null
+            values = pc.if_else(pc.starts_with(values, "?"), pc.utf8_slice_codeunits(values, 1), None)
+        elif kind == "text":
+            values = dash_to_null(values)
+        if kind in ("text", "query") and pc.any(pc.match_substring(values, "\\")).as_py():
+            values = unescaped(values)
+        fields[name] = _typed(values, kind)
+    if "request" in fields and "method" not in fields:
+        split = pc.extract_regex(fields["request"], _REQUEST)  # null where the request line is not one
+        for part in ("method", "target", "protocol"):
+            fields[part] = pc.struct_field(split, part)
+        fields["protocol"] = pc.if_else(pc.equal(fields["protocol"], ""), None, fields["protocol"])
+    if "target" in fields and "path" not in fields:
+        target = pc.extract_regex(fields["target"], _TARGET)
+        fields["path"] = pc.struct_field(target, "path")
+        has_query = pc.fill_null(pc.match_substring(fields["target"], "?"), False)
+        fields["query"] = pc.if_else(has_query, pc.struct_field(target, "query"), None)
+    if "target" not in fields and "path" in fields:
+        query = fields.get("query", pa.nulls(n, pa.string()))
+        with_query = pc.binary_join_element_wise(fields["path"], query, "?")  # null where the query is
+        fields["target"] = pc.if_else(pc.is_valid(query), with_query, fields["path"])
+    for name in _TEXT_FIELDS:
+        fields.setdefault(name, pa.nulls(n, pa.string()))
+    fields["bytes"] = pc.fill_null(fields.get("bytes", pa.nulls(n, pa.int64())), 0)
+    for name, kind in (("status", pa.int16()), ("server_port", pa.int32()), ("duration_ms", pa.float64()),
+                       ("ts", TYPES["ts"])):  # fmt: skip
+        fields[name] = pc.cast(fields[name], kind) if name in fields else pa.nulls(n, kind)
+    return fields
+
+
+def _typed(values: pa.Array, kind: str) -> pa.Array:
+    if kind in ("text", "query"):
+        return values
+    if kind == "int":
+        return pc.cast(pc.if_else(pc.equal(values, "-"), None, values), pa.int64())
+    if kind.startswith("duration"):
+        seconds = pc.cast(pc.if_else(pc.equal(values, "-"), None, values), pa.float64())
+        return pc.multiply(seconds, {"duration_us": 0.001, "duration_ms": 1.0, "duration_s": 1000.0}[kind])
+    if kind in ("clf_time", "iso_time"):  # read digit by digit: a 31st of February is no time
+        at = line_positions(values)
+        starts = at.starts + (kind == "clf_time") * (at.raw[np.minimum(at.starts, len(at.raw) - 1)] == ord("["))
+        ms, valid = (clf_times if kind == "clf_time" else iso_times)(at.raw, starts)
+        return pc.if_else(pa.array(valid), pa.array(ms, pa.int64()).cast(TYPES["ts"]), None)
+    if kind == "epoch_ms":
+        return pc.cast(pc.multiply(pc.cast(values, pa.float64()), 1000.0), pa.int64()).cast(
+            pa.timestamp("ms", tz="UTC")
+        )
+    raise AssertionError(kind)
