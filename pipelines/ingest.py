@@ -157,7 +157,7 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3), first_line_numbers=beam.pvalue.AsSingleton(line_counts)
     ).with_output_types(LogChunk)
     parsed = chunks | "Parse" >> beam.ParDo(
-        ParseChunks(log_format(cfg.input.format), cfg.input.max_line_bytes, run.run_id)
+        ParseChunks(log_format(cfg.input.format), cfg.input.max_line_bytes, run.run_id, cfg.input.trusted_proxies)
     ).with_outputs(ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests")
     anonymised = parsed.requests | "Anonymise" >> beam.ParDo(
         AnonymiseRequests(cfg.anonymise, cfg.keys, run.window_start)

@@ -386,7 +386,7 @@ RESTRICTED_ROW = {
     "line_number": 1,
     "run_id": "run-1",
 }
-RAW_ONLY = ("client_ip", "auth_user", "request", "target", "xff", "source", "line_number")
+RAW_ONLY = ("client_ip", "peer_ip", "auth_user", "request", "target", "xff", "source", "line_number")
 
 
 def restricted_table(**overrides) -> pa.Table:

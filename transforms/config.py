@@ -19,6 +19,7 @@ import yaml
 
 from transforms.errors import LogshroudError
 from transforms.parse.logformat import CompiledFormat, FormatError, compile_apache, compile_nginx
+from transforms.proxies import check_networks
 from transforms.scrub import DEFAULT_SECRET_PARAMS
 from transforms.storage import S3Settings
 
@@ -51,6 +52,9 @@ class Input:
     # Bytes per range of a plain file: enough lines (~250,000) that a range's fixed
     # costs vanish, small enough that a 1 GB log keeps several workers busy.
     range_bytes: int = 64 * 1024 * 1024
+    # Networks of your own proxies and load balancers: behind them, the client is the
+    # right-most X-Forwarded-For address outside these (the format must log the header).
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -137,9 +141,15 @@ def load_config(path: str | Path | None = None) -> Config:
 def parse_config(document: Any, source: str) -> Config:
     config = _build(Config, document, source, "")
     try:
-        log_format(config.input.format)
+        compiled = log_format(config.input.format)
     except FormatError as error:
         raise ConfigError(f"{source}: input.format: {error}") from None
+    try:
+        check_networks(config.input.trusted_proxies)
+    except LogshroudError as error:
+        raise ConfigError(f"{source}: input.trusted_proxies: {error}") from None
+    if config.input.trusted_proxies and (isinstance(compiled, str) or "xff" not in compiled.fields):
+        raise ConfigError(f"{source}: input.trusted_proxies: the format logs no X-Forwarded-For header to read")
     return dataclasses.replace(config, source=source)
 
 

@@ -18,7 +18,8 @@ TS = pa.timestamp("ms", tz="UTC")
 RESTRICTED_REQUESTS = pa.schema(
     [
         ("ts", TS),
-        ("client_ip", pa.string()),  # the full address (or hostname) as the server wrote it
+        ("client_ip", pa.string()),  # the full address (or hostname): behind trusted proxies, from X-Forwarded-For
+        ("peer_ip", pa.string()),  # the address that connected, as the server wrote it (a proxy's, behind one)
         ("ip_version", pa.int8()),
         ("client_net", pa.string()),
         ("client_token", pa.string()),

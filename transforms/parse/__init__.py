@@ -16,6 +16,7 @@ from apache_beam.metrics import Metrics
 
 from transforms.parse import clf, logformat
 from transforms.parse.logformat import CompiledFormat
+from transforms.proxies import TrustedProxies
 from transforms.read import LogChunk
 from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
 from transforms.slicing import Positions, find_bytes, line_positions, lines_holding, slices
@@ -103,12 +104,19 @@ def _reasons(lines, fmt, quarantined, lengths, too_long, binary, tail) -> pa.Arr
     return pa.array(np.array(REASONS, dtype=object)[first_true], pa.string())
 
 
-def request_table(parsed: Parsed, source: str, first_line: int, run_id: str) -> pa.Table:
-    """The parsed rows as a table of the restricted schema, anonymisation columns still empty."""
+def request_table(parsed: Parsed, source: str, first_line: int, run_id: str,
+                  proxies: TrustedProxies | None = None) -> pa.Table:  # fmt: skip
+    """The parsed rows as a table of the restricted schema, anonymisation columns still empty.
+
+    With trusted proxies, `client_ip` is the client their X-Forwarded-For names; `peer_ip`
+    is always the address that connected.
+    """
     n = len(parsed.rows)
+    peer = parsed.fields["client"]
     columns = {
         "ts": parsed.fields["ts"],
-        "client_ip": parsed.fields["client"],
+        "client_ip": proxies.clients(peer, parsed.fields["xff"]) if proxies else peer,
+        "peer_ip": peer,
         "source": pa.repeat(source, n),
         "line_number": pa.array(parsed.rows + first_line, pa.int64()),
         "run_id": pa.repeat(run_id, n),
@@ -153,19 +161,24 @@ class ParseChunks(beam.DoFn):
     QUARANTINE = "quarantine"
     STATS = "stats"
 
-    def __init__(self, fmt: str | CompiledFormat, max_line_bytes: int, run_id: str):
+    def __init__(self, fmt: str | CompiledFormat, max_line_bytes: int, run_id: str,
+                 trusted_proxies: tuple[str, ...] = ()):  # fmt: skip
         self.fmt = fmt
+        self.trusted_proxies = trusted_proxies
         self.max_line_bytes = max_line_bytes
         self.run_id = run_id
         self.lines = Metrics.counter("parse", "lines")
         self.quarantined = Metrics.counter("parse", "quarantined")
+
+    def setup(self) -> None:
+        self.proxies = TrustedProxies(self.trusted_proxies) if self.trusted_proxies else None
 
     def process(self, chunk: LogChunk):
         parsed = parse_lines(chunk.lines, self.fmt, self.max_line_bytes, chunk.damaged_tail)
         self.lines.inc(len(chunk.lines))
         self.quarantined.inc(len(parsed.quarantined))
         if len(parsed.rows):
-            table = request_table(parsed, chunk.source, chunk.first_line, self.run_id)
+            table = request_table(parsed, chunk.source, chunk.first_line, self.run_id, self.proxies)
             yield Batch(chunk.source_id, chunk.part, table)
         if len(parsed.quarantined):
             table = quarantine_table(parsed, chunk.source, chunk.first_line, self.run_id, self.max_line_bytes)
