@@ -28,20 +28,23 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import secrets
 from dataclasses import dataclass
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms import storage
 from transforms.anonymise import AnonymiseRequests
-from transforms.config import Config, log_format
+from transforms.config import Config, log_format, logs_xff
 from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, manifest_path, read_manifest, totals, write_manifest
-from transforms.parse import ParseChunks
-from transforms.read import CountLines, LogChunk, ReadLogChunks, first_lines, plan_ranges, source_id
+from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format
+from transforms.parse.logformat import CompiledFormat
+from transforms.read import CountLines, LogChunk, ReadLogChunks, first_lines, plan_ranges, read_chunks, source_id
 from transforms.schema import Batch
 from transforms.write import WriteParts, commit
 
@@ -57,6 +60,8 @@ class Run:
     run_id: str
     as_of: dt.datetime
     started: dt.datetime
+    log_format: str | CompiledFormat  # the format the lines are parsed with
+    format_name: str  # what the manifest and the summary call it
 
     @property
     def window_start(self) -> dt.datetime:
@@ -130,7 +135,7 @@ class CommitRun(beam.DoFn):
             "finished": _iso(dt.datetime.now(dt.timezone.utc)),
             "security_window_days": run.config.security_window_days,
             "window_start": _iso(run.window_start),
-            "format": run.config.input.format,
+            "format": run.format_name,
             "config": {"source": run.config.source, "sha256": run.config.digest(), "settings": run.config.to_dict()},
             "totals": totals(summaries, files),
             "inputs": summaries,
@@ -157,7 +162,7 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3), first_line_numbers=beam.pvalue.AsSingleton(line_counts)
     ).with_output_types(LogChunk)
     parsed = chunks | "Parse" >> beam.ParDo(
-        ParseChunks(log_format(cfg.input.format), cfg.input.max_line_bytes, run.run_id, cfg.input.trusted_proxies)
+        ParseChunks(run.log_format, cfg.input.max_line_bytes, run.run_id, cfg.input.trusted_proxies)
     ).with_outputs(ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests")
     anonymised = parsed.requests | "Anonymise" >> beam.ParDo(
         AnonymiseRequests(cfg.anonymise, cfg.keys, run.window_start)
@@ -200,13 +205,34 @@ def run(config: Config, inputs: list[str], as_of: dt.datetime | None = None, bea
     storage.configure(config.storage.s3)
     for uri in [*zone_uris(config).values(), *inputs]:
         storage.check_bucket(uri)  # a missing bucket or a dead endpoint is one clear line, before any work
-    job = Run(config, match_inputs(inputs), new_run_id(started), as_of or started, started)
+    matched = match_inputs(inputs)
+    fmt, format_name = resolve_format(config, matched)
+    job = Run(config, matched, new_run_id(started), as_of or started, started, fmt, format_name)
     beam_args = list(beam_args)
     if not any(a.startswith("--runner") for a in beam_args):
         beam_args.append(f"--runner={DEFAULT_RUNNER}")
     with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
         build(pipeline, job)
     return read_manifest(manifest_of(config, job.run_id))
+
+
+_SAMPLE_LINES = 200  # first lines of each input that `auto` looks at
+
+
+def resolve_format(config: Config, inputs: list[storage.StoredFile]) -> tuple[str | CompiledFormat, str]:
+    """The format to parse with, and its name; for `auto`, the candidate most sample lines match."""
+    spec = config.input.format
+    if spec != "auto":
+        return log_format(spec), spec if isinstance(spec, str) else json.dumps(spec)
+    sample = pa.concat_arrays([next(read_chunks(f.path, _SAMPLE_LINES)).lines for f in inputs])
+    candidates = {name: log_format(name) for name in AUTO_CANDIDATES}
+    name, matched = detect_format(sample, candidates)
+    if not matched:
+        raise LogshroudError(f"input.format auto: none of {', '.join(AUTO_CANDIDATES)} matches the inputs' first lines")
+    fmt = candidates[name]
+    if config.input.trusted_proxies and not logs_xff(fmt):
+        raise LogshroudError(f"input.trusted_proxies: auto chose {name}, which logs no X-Forwarded-For header")
+    return fmt, f"auto: {name} ({matched} of {len(sample)} sample lines)"
 
 
 def summary(manifest: dict) -> str:
@@ -217,6 +243,8 @@ def summary(manifest: dict) -> str:
         f"{t['rows']:,} rows, {t['quarantined']:,} quarantined"
         + ("" if t["balanced"] else "  ** NOT BALANCED: lines were lost **"),
     ]
+    if manifest["format"].startswith("auto"):
+        lines.append(f"  format {manifest['format']}")
     for reason, count in t["quarantine_reasons"].items():
         lines.append(f"  quarantined {reason}: {count:,}")
     for entry in manifest["inputs"]:

@@ -24,7 +24,7 @@ NGINX_ISO = {
 }
 
 
-def parse_one(spec: dict, line: str) -> dict:
+def parse_one(spec: dict | str, line: str) -> dict:
     parsed = parse_lines(pa.array([line]), log_format(spec), 65536)
     assert len(parsed.rows) == 1, f"quarantined: {parsed.reasons.to_pylist()}"
     return {name: column[0].as_py() for name, column in parsed.fields.items()}
@@ -103,3 +103,36 @@ def test_ingest_with_an_nginx_format_keeps_xff_in_the_restricted_zone_only(tmp_p
     )
     assert restricted.fetchall() == [("203.0.113.50, 10.0.0.5", 250.0)]
     assert "203.0.113.50" not in str(anonymised)
+
+
+COMBINED_XFF_LINE = '10.0.0.5 - - [24/Nov/2026:10:00:01 +0000] "GET / HTTP/1.1" 200 1 "-" "curl/8" "203.0.113.50"'
+
+
+def test_combined_xff_preset() -> None:
+    row = parse_one("combined_xff", COMBINED_XFF_LINE)
+    assert (row["client"], row["xff"], row["user_agent"]) == ("10.0.0.5", "203.0.113.50", "curl/8")
+
+
+@pytest.mark.parametrize(
+    "lines, chosen",
+    [
+        ([COMBINED_XFF_LINE] * 3, "combined_xff"),
+        (['www.example.com:443 192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"'] * 3,
+         "vhost_combined"),
+        (['192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"'] * 2 + ["junk"], "combined"),
+        (['192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1'] * 3, "common"),
+    ],
+    ids=["combined-xff", "vhost", "combined-despite-junk", "common"],
+)  # fmt: skip
+def test_auto_chooses_the_format_most_lines_match(lines: list[str], chosen: str) -> None:
+    from transforms.parse import AUTO_CANDIDATES, detect_format
+
+    name, _ = detect_format(pa.array(lines), {n: log_format(n) for n in AUTO_CANDIDATES})
+    assert name == chosen
+
+
+def test_shared_sample_as_auto(tmp_path, sample_log) -> None:
+    ws = Workspace(tmp_path, input={"format": "auto"})
+    manifest = ingest.run(ws.config, [str(sample_log)], dt.datetime(2015, 5, 21, tzinfo=UTC))
+    assert manifest["format"].startswith("auto: combined")
+    assert (manifest["totals"]["rows"], manifest["totals"]["quarantined"]) == (10_000, 0)

@@ -23,7 +23,11 @@ from transforms.proxies import check_networks
 from transforms.scrub import DEFAULT_SECRET_PARAMS
 from transforms.storage import S3Settings
 
-FORMATS = ("combined", "common", "vhost_combined")
+FORMATS = ("combined", "common", "vhost_combined", "combined_xff", "auto")
+# Presets written in Apache's own words, parsed like any custom format.
+PRESET_LOG_FORMATS = {
+    "combined_xff": {"apache": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" "%{X-Forwarded-For}i"'},
+}
 _COMPILERS = {"apache": compile_apache, "nginx": compile_nginx}
 
 
@@ -148,9 +152,14 @@ def parse_config(document: Any, source: str) -> Config:
         check_networks(config.input.trusted_proxies)
     except LogshroudError as error:
         raise ConfigError(f"{source}: input.trusted_proxies: {error}") from None
-    if config.input.trusted_proxies and (isinstance(compiled, str) or "xff" not in compiled.fields):
+    if config.input.trusted_proxies and compiled != "auto" and not logs_xff(compiled):
         raise ConfigError(f"{source}: input.trusted_proxies: the format logs no X-Forwarded-For header to read")
     return dataclasses.replace(config, source=source)
+
+
+def logs_xff(fmt: str | CompiledFormat) -> bool:
+    """Does the format log the X-Forwarded-For header (which trusted proxies need)?"""
+    return isinstance(fmt, CompiledFormat) and "xff" in fmt.fields
 
 
 def log_format(spec: str | dict) -> str | CompiledFormat:
@@ -158,7 +167,7 @@ def log_format(spec: str | dict) -> str | CompiledFormat:
     if isinstance(spec, str):
         if spec not in FORMATS:
             raise FormatError(f"expected one of {', '.join(FORMATS)}, or apache: / nginx: with a format; got {spec!r}")
-        return spec
+        return log_format(PRESET_LOG_FORMATS[spec]) if spec in PRESET_LOG_FORMATS else spec
     if len(spec) != 1 or next(iter(spec)) not in _COMPILERS or not isinstance(next(iter(spec.values())), str):
         raise FormatError(f"expected apache: '<LogFormat>' or nginx: '<log_format>', got {spec!r}")
     ((server, text),) = spec.items()

@@ -79,6 +79,22 @@ def parse_lines(lines: pa.Array, fmt: str | CompiledFormat, max_line_bytes: int,
     return Parsed(fields, rows, quarantined, reasons, at)
 
 
+# Formats `auto` chooses from, the most specific first (a combined_xff line is a
+# combined line too, as far as its start goes; ties go to the earlier one).
+AUTO_CANDIDATES = ("combined_xff", "vhost_combined", "combined", "common")
+
+
+def detect_format(sample: pa.Array, candidates: dict[str, str | CompiledFormat]) -> tuple[str, int]:
+    """(name, lines matched) of the candidate format that the most sample lines match."""
+    best, best_count = next(iter(candidates)), -1
+    for name, fmt in candidates.items():
+        matched = clf.matches(sample, fmt) if isinstance(fmt, str) else logformat.matches(sample, fmt)
+        count = pc.sum(pc.cast(matched, pa.int64())).as_py() or 0
+        if count > best_count:
+            best, best_count = name, count
+    return best, best_count
+
+
 def _loosely_shaped(lines: pa.Array, fmt: str | CompiledFormat) -> np.ndarray:
     """Lines of the format's shape whatever their time says: quarantined for the time, not the shape."""
     if isinstance(fmt, str):
