@@ -251,21 +251,18 @@ def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_lin
                 continue
             complete, carry = carry + block[: cut + 1], block[cut + 1 :]
             lines = split_lines(complete)
-            if limit is not None and consumed + len(complete) >= limit:
-                # The range ends here: keep the lines that start before its end, then stop.
+            range_ends = limit is not None and consumed + len(complete) >= limit
+            if range_ends:  # keep the lines that start before the range's end, then stop
                 starts = np.frombuffer(lines.buffers()[1], dtype=np.int32)[: len(lines)]
                 lines = lines.slice(0, int(np.searchsorted(starts, limit - consumed)))
                 carry = b""
-                if pending is not None:
-                    yield from _emit(path, rng, pending, chunk_lines, first_line, index)
-                    first_line, index = first_line + len(pending), index + _chunk_count(pending, chunk_lines)
-                pending = lines
-                break
             consumed += len(complete)
-            if pending is not None:
+            if pending is not None:  # held back one block, so the last can carry the damage
                 yield from _emit(path, rng, pending, chunk_lines, first_line, index)
                 first_line, index = first_line + len(pending), index + _chunk_count(pending, chunk_lines)
             pending = lines
+            if range_ends:
+                break
     if carry and (limit is None or consumed < limit):  # a last line without newline, if it starts in the range
         tail = split_lines(carry + b"\n")
         pending = tail if pending is None else pa.concat_arrays([pending, tail])
