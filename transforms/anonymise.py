@@ -214,7 +214,8 @@ class AnonymiseRequests(beam.DoFn):
         for name, column in (("ip_version", versions), ("client_net", nets), ("client_token", tokens),
                              ("key_id", key_ids)):  # fmt: skip
             table = table.set_column(table.schema.get_field_index(name), name, column)
-        inside_window = table.filter(pc.greater_equal(table["ts"], self.window_start))
+        inside = pc.greater_equal(table["ts"], self.window_start)
+        inside_window = table if pc.all(inside).as_py() else table.filter(inside)  # mostly all: no copy
         if inside_window.num_rows:
             yield beam.pvalue.TaggedOutput(self.RESTRICTED, Batch(batch.source_id, batch.part, inside_window))
         yield Batch(batch.source_id, batch.part, anonymised_table(table, self.scrubber))
