@@ -143,3 +143,19 @@ def test_split_request_line(request_line: str, expected: tuple) -> None:
 )
 def test_unescape(escaped: str, plain: str) -> None:
     assert unescape(escaped) == plain
+
+
+@pytest.mark.parametrize(
+    "status, status_class, is_error, is_server_error",
+    [(101, "1xx", False, False), (200, "2xx", False, False), (304, "3xx", False, False), (404, "4xx", True, False),
+     (401, "4xx", True, False), (503, "5xx", True, True)],
+    ids=["switching", "ok", "not-modified", "not-found", "unauthorised", "unavailable"],
+)  # fmt: skip
+def test_status_signals_in_every_request_row(
+    status: int, status_class: str, is_error: bool, is_server_error: bool
+) -> None:
+    from transforms.parse import request_table
+
+    parsed = parse_lines(pa.array([COMBINED.replace(" 200 ", f" {status} ")]), "combined", 65536)
+    row = request_table(parsed, "a.log", 1, "run").to_pylist()[0]
+    assert (row["status_class"], row["is_error"], row["is_server_error"]) == (status_class, is_error, is_server_error)

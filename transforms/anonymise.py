@@ -165,12 +165,6 @@ def client_networks(ips: pa.Array, v4_bits: int, v6_bits: int) -> tuple[pa.Array
     return ClientAnonymiser(v4_bits, v6_bits).networks(ips)
 
 
-def status_classes(status: pa.Array) -> pa.Array:
-    """200 -> '2xx'."""
-    hundreds = pc.cast(pc.divide(status, pa.scalar(100, status.type)), pa.string())
-    return pc.binary_join_element_wise(hundreds, pa.scalar("xx"), "")
-
-
 def anonymised_table(restricted: pa.Table, scrubber: Scrubber) -> pa.Table:
     """The anonymised zone's view of requests: no full address, scrubbed URLs and user agents."""
     columns = {
@@ -178,7 +172,6 @@ def anonymised_table(restricted: pa.Table, scrubber: Scrubber) -> pa.Table:
         "query": scrubber.column(restricted["query"].combine_chunks(), "query"),
         "referrer": scrubber.column(restricted["referrer"].combine_chunks(), "url"),
         "user_agent": scrubber.column(restricted["user_agent"].combine_chunks(), "text"),
-        "status_class": status_classes(restricted["status"].combine_chunks()),
     }
     return pa.table(
         [columns[f.name] if f.name in columns else restricted[f.name] for f in ANONYMISED_REQUESTS],

@@ -32,6 +32,9 @@ RESTRICTED_REQUESTS = pa.schema(
         ("query", pa.string()),
         ("protocol", pa.string()),
         ("status", pa.int16()),
+        ("status_class", pa.string()),  # 1xx .. 5xx
+        ("is_error", pa.bool_()),  # status 400 and up
+        ("is_server_error", pa.bool_()),  # status 500 and up
         ("bytes", pa.int64()),
         ("referrer", pa.string()),
         ("user_agent", pa.string()),
@@ -54,6 +57,8 @@ ANONYMISED_REQUESTS = pa.schema(
         ("protocol", pa.string()),
         ("status", pa.int16()),
         ("status_class", pa.string()),  # 1xx .. 5xx
+        ("is_error", pa.bool_()),  # status 400 and up
+        ("is_server_error", pa.bool_()),  # status 500 and up
         ("bytes", pa.int64()),
         ("referrer", pa.string()),  # scrubbed
         ("user_agent", pa.string()),  # scrubbed

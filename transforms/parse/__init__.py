@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
 from transforms.parse import clf, logformat
+from transforms.parse.common import status_classes
 from transforms.parse.logformat import CompiledFormat
 from transforms.proxies import TrustedProxies
 from transforms.read import LogChunk
@@ -137,6 +138,10 @@ def request_table(parsed: Parsed, source: str, first_line: int, run_id: str,
         "line_number": pa.array(parsed.rows + first_line, pa.int64()),
         "run_id": pa.repeat(run_id, n),
     }
+    status = parsed.fields["status"]
+    columns["status_class"] = status_classes(status)
+    columns["is_error"] = pc.greater_equal(status, pa.scalar(400, status.type))
+    columns["is_server_error"] = pc.greater_equal(status, pa.scalar(500, status.type))
     for name in ("auth_user", "request", "method", "target", "path", "query", "protocol", "status", "bytes",
                  "referrer", "user_agent", "vhost", "server_port", "duration_ms", "xff"):  # fmt: skip
         if name in parsed.fields:

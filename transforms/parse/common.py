@@ -129,3 +129,9 @@ def _utc_ms(raw, at, year, month, day, ok, clock_at: int, zone_at: int | None, z
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & ~((month == 2) & (day == 29) & ~leap)
     seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
     return seconds * 1000, ok
+
+
+def status_classes(status: pa.Array) -> pa.Array:
+    """200 -> '2xx'."""
+    hundreds = pc.cast(pc.divide(status, pa.scalar(100, status.type)), pa.string())
+    return pc.binary_join_element_wise(hundreds, pa.scalar("xx"), "")
