@@ -4,6 +4,7 @@
     python -m pipelines.bench --lines 5000000      # the memory bar on a log five times the size
     python -m pipelines.bench --workers 2          # also with two worker processes
     python -m pipelines.bench --no-s3              # without the run with every zone on a local S3 endpoint
+    python -m pipelines.bench --format-lines 0     # without the parse rate of each format
 
 Each measured run is its own process, so its peak resident memory is its own
 (`wait4` reports it). The baseline is the same job written the textbook way, one
@@ -90,6 +91,42 @@ def make_log(root: Path, lines: int) -> Path:
     return path
 
 
+# Custom formats measured on logs of the preset they spell out, so every line should parse.
+CUSTOM_FORMATS = {
+    "apache LogFormat (combined)": (
+        "combined", {"apache": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'}),
+    "nginx log_format (combined)": (
+        "combined", {"nginx": '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+                              '"$http_referer" "$http_user_agent"'}),
+}  # fmt: skip
+
+
+def parse_rates(root: Path, lines: int) -> list[dict]:
+    """Lines/s of parsing alone (read into chunks first, best of three), per format."""
+    from transforms.config import log_format
+    from transforms.parse import parse_lines
+    from transforms.read import read_chunks
+
+    cases = {name: (name, name) for name in ("combined", "common", "vhost_combined")} | CUSTOM_FORMATS
+    results = []
+    for label, (written_as, spec) in cases.items():
+        path = root / f"formats-{written_as}-{lines}.log"
+        if not path.exists():
+            write_log(path, LogSpec(lines=lines, day=DAY, seed=7, fmt=written_as))
+        chunks = list(read_chunks(str(path), 100_000))
+        fmt = log_format(spec)
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            parsed = sum(len(parse_lines(c.lines, fmt, 65536).rows) for c in chunks)
+            best = min(best, time.perf_counter() - started)
+        figures = {"run": f"parse {label}", "lines": lines, "parsed": parsed, "lines_per_s": round(lines / best)}
+        print(f"parse only: {label:30s} {figures['lines_per_s']:>10,} lines/s ({parsed:,} of {lines:,} lines parsed)",
+              flush=True)  # fmt: skip
+        results.append(figures)
+    return results
+
+
 @contextlib.contextmanager
 def s3_endpoint():
     """A local S3 endpoint (moto's server, from the test extras) with a `bench` bucket; yields (URL, environment)."""
@@ -129,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=1, help="also measure with this many worker processes")
     parser.add_argument("--out", default="bench-out", help="folder for the logs and outputs (default bench-out)")
     parser.add_argument("--no-s3", dest="s3", action="store_false", help="skip the run with zones on local S3")
+    parser.add_argument("--format-lines", type=int, default=200_000, help="lines per format for parse rates; 0 skips")
     args = parser.parse_args(argv)
     root = Path(args.out).resolve()
     root.mkdir(exist_ok=True)
@@ -161,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         speedup = results[0]["lines_per_s"] / results[-1]["lines_per_s"]
         print(f"logshroud ingest is {speedup:.1f} x the element-wise baseline", flush=True)
+    if args.format_lines:
+        results += parse_rates(root, args.format_lines)
     (root / "results.json").write_text(json.dumps(results, indent=1))
     return 0
 

@@ -100,8 +100,8 @@ _NGINX = {
     "query_string": ("query", "text", r"\S*"),
     "server_protocol": ("protocol", "text", _TOKEN),
     "status": ("status", "int", "[0-9]{3}"),
-    "body_bytes_sent": ("bytes", "int", "[0-9]+"),
-    "bytes_sent": ("bytes", "int", "[0-9]+"),
+    "body_bytes_sent": ("bytes", "int", "[0-9]+|-"),  # nginx writes 0; `-` accepted for logs converted from Apache
+    "bytes_sent": ("bytes", "int", "[0-9]+|-"),
     "request_length": (None, "int", "[0-9]+"),
     "request_time": ("duration_ms", "duration_s", r"[0-9]+(?:\.[0-9]+)?"),
     "upstream_response_time": (None, "text", r"[0-9.,: -]+|-"),
