@@ -136,3 +136,8 @@ def test_shared_sample_as_auto(tmp_path, sample_log) -> None:
     manifest = ingest.run(ws.config, [str(sample_log)], dt.datetime(2015, 5, 21, tzinfo=UTC))
     assert manifest["format"].startswith("auto: combined")
     assert (manifest["totals"]["rows"], manifest["totals"]["quarantined"]) == (10_000, 0)
+
+
+def test_nginx_msec_is_seconds_with_milliseconds() -> None:
+    row = parse_one({"nginx": '$msec $remote_addr "$request" $status'}, '1764064800.250 192.0.2.1 "GET / HTTP/1.1" 200')
+    assert row["ts"] == dt.datetime(2025, 11, 25, 10, 0, 0, 250000, tzinfo=UTC)

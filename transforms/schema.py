@@ -15,6 +15,15 @@ import pyarrow as pa
 
 TS = pa.timestamp("ms", tz="UTC")
 
+# What the server answered, in both request datasets.
+_RESPONSE = [
+    ("status", pa.int16()),
+    ("status_class", pa.string()),  # 1xx .. 5xx
+    ("is_error", pa.bool_()),  # status 400 and up
+    ("is_server_error", pa.bool_()),  # status 500 and up
+    ("bytes", pa.int64()),
+]
+
 RESTRICTED_REQUESTS = pa.schema(
     [
         ("ts", TS),
@@ -31,11 +40,7 @@ RESTRICTED_REQUESTS = pa.schema(
         ("path", pa.string()),
         ("query", pa.string()),
         ("protocol", pa.string()),
-        ("status", pa.int16()),
-        ("status_class", pa.string()),  # 1xx .. 5xx
-        ("is_error", pa.bool_()),  # status 400 and up
-        ("is_server_error", pa.bool_()),  # status 500 and up
-        ("bytes", pa.int64()),
+        *_RESPONSE,
         ("referrer", pa.string()),
         ("user_agent", pa.string()),
         ("vhost", pa.string()),
@@ -55,11 +60,7 @@ ANONYMISED_REQUESTS = pa.schema(
         ("path", pa.string()),  # scrubbed: no address, e-mail or secret
         ("query", pa.string()),  # scrubbed
         ("protocol", pa.string()),
-        ("status", pa.int16()),
-        ("status_class", pa.string()),  # 1xx .. 5xx
-        ("is_error", pa.bool_()),  # status 400 and up
-        ("is_server_error", pa.bool_()),  # status 500 and up
-        ("bytes", pa.int64()),
+        *_RESPONSE,
         ("referrer", pa.string()),  # scrubbed
         ("user_agent", pa.string()),  # scrubbed
         ("vhost", pa.string()),

@@ -29,7 +29,7 @@ class FormatError(LogshroudError):
 
 
 # What a captured group becomes: the common field it fills, and how to read it.
-#   text: as written; clf_time / iso_time / epoch_s / epoch_ms: a timestamp;
+#   text: as written; clf_time / iso_time / epoch_s: a timestamp;
 #   int: an integer; duration_us / duration_ms / duration_s: a duration, stored in ms.
 @dataclass(frozen=True)
 class Capture:
@@ -91,7 +91,7 @@ _NGINX = {
     "remote_user": ("auth_user", "text", _TOKEN),
     "time_local": ("ts", "clf_time", _CLF_TIME),
     "time_iso8601": ("ts", "iso_time", r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}(?:Z|[+-][0-9]{2}:?[0-9]{2})"),
-    "msec": ("ts", "epoch_ms", r"[0-9]+\.[0-9]{3}"),
+    "msec": ("ts", "epoch_s", r"[0-9]+\.[0-9]{3}"),
     "request": ("request", "text", None),
     "request_method": ("method", "text", _TOKEN),
     "request_uri": ("target", "text", _TOKEN),
@@ -251,7 +251,7 @@ def _typed(values: pa.Array, kind: str) -> pa.Array:
         starts = at.starts + (kind == "clf_time") * (at.raw[np.minimum(at.starts, len(at.raw) - 1)] == ord("["))
         ms, valid = (clf_times if kind == "clf_time" else iso_times)(at.raw, starts)
         return pc.if_else(pa.array(valid), pa.array(ms, pa.int64()).cast(TYPES["ts"]), None)
-    if kind == "epoch_ms":
+    if kind == "epoch_s":  # seconds since 1970, with a fraction
         return pc.cast(pc.multiply(pc.cast(values, pa.float64()), 1000.0), pa.int64()).cast(
             pa.timestamp("ms", tz="UTC")
         )
