@@ -18,17 +18,20 @@ from typing import Any, get_type_hints
 import yaml
 
 from transforms.errors import LogshroudError
+from transforms.parse.jsonlines import PRESETS as JSON_PRESETS
+from transforms.parse.jsonlines import JsonFormat, compile_json
 from transforms.parse.logformat import CompiledFormat, FormatError, compile_apache, compile_nginx
 from transforms.proxies import check_networks
 from transforms.scrub import DEFAULT_SECRET_PARAMS
 from transforms.storage import S3Settings
 
-FORMATS = ("combined", "common", "vhost_combined", "combined_xff", "auto")
+FORMATS = ("combined", "common", "vhost_combined", "combined_xff", "caddy_json", "nginx_json", "auto")
 # Presets written in Apache's own words, parsed like any custom format.
 PRESET_LOG_FORMATS = {
     "combined_xff": {"apache": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" "%{X-Forwarded-For}i"'},
+    **{name: {"json": mapping} for name, mapping in JSON_PRESETS.items()},
 }
-_COMPILERS = {"apache": compile_apache, "nginx": compile_nginx}
+_COMPILERS = {"apache": compile_apache, "nginx": compile_nginx, "json": compile_json}
 
 
 class ConfigError(LogshroudError):
@@ -157,19 +160,23 @@ def parse_config(document: Any, source: str) -> Config:
     return dataclasses.replace(config, source=source)
 
 
-def logs_xff(fmt: str | CompiledFormat) -> bool:
+def logs_xff(fmt: str | CompiledFormat | JsonFormat) -> bool:
     """Does the format log the X-Forwarded-For header (which trusted proxies need)?"""
-    return isinstance(fmt, CompiledFormat) and "xff" in fmt.fields
+    return isinstance(fmt, (CompiledFormat, JsonFormat)) and "xff" in fmt.fields
 
 
-def log_format(spec: str | dict) -> str | CompiledFormat:
+def log_format(spec: str | dict) -> str | CompiledFormat | JsonFormat:
     """`combined` -> `combined`; {apache: '%h ...'} -> its CompiledFormat. A FormatError says what is wrong."""
     if isinstance(spec, str):
         if spec not in FORMATS:
-            raise FormatError(f"expected one of {', '.join(FORMATS)}, or apache: / nginx: with a format; got {spec!r}")
+            raise FormatError(
+                f"expected one of {', '.join(FORMATS)}, or apache: / nginx: / json: with a format; got {spec!r}"
+            )
         return log_format(PRESET_LOG_FORMATS[spec]) if spec in PRESET_LOG_FORMATS else spec
-    if len(spec) != 1 or next(iter(spec)) not in _COMPILERS or not isinstance(next(iter(spec.values())), str):
-        raise FormatError(f"expected apache: '<LogFormat>' or nginx: '<log_format>', got {spec!r}")
+    if len(spec) != 1 or next(iter(spec)) not in _COMPILERS:
+        raise FormatError(f"expected apache: '<LogFormat>', nginx: '<log_format>' or json: {{mapping}}, got {spec!r}")
+    if next(iter(spec)) != "json" and not isinstance(next(iter(spec.values())), str):
+        raise FormatError(f"expected apache: '<LogFormat>' or nginx: '<log_format>' as text, got {spec!r}")
     ((server, text),) = spec.items()
     return _COMPILERS[server](text)
 

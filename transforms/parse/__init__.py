@@ -14,13 +14,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
-from transforms.parse import clf, logformat
+from transforms.parse import clf, jsonlines, logformat
 from transforms.parse.common import status_classes
+from transforms.parse.jsonlines import JsonFormat
 from transforms.parse.logformat import CompiledFormat
 from transforms.proxies import TrustedProxies
 from transforms.read import LogChunk
 from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
 from transforms.slicing import Positions, find_bytes, line_positions, lines_holding, slices
+
+LogFormat = str | CompiledFormat | JsonFormat  # a preset of the CLF family, or a compiled format
 
 # Why a line was quarantined, first match wins.
 REASONS = (
@@ -43,7 +46,7 @@ class Parsed:
     at: Positions  # where the chunk's lines lie
 
 
-def parse_lines(lines: pa.Array, fmt: str | CompiledFormat, max_line_bytes: int, damaged_tail: bool = False) -> Parsed:
+def parse_lines(lines: pa.Array, fmt: LogFormat, max_line_bytes: int, damaged_tail: bool = False) -> Parsed:
     """Every line, with or without its line end, to a row or a quarantine reason.
 
     `fmt` is a preset of the Common Log Format family (parsed by position, see `clf`)
@@ -59,15 +62,15 @@ def parse_lines(lines: pa.Array, fmt: str | CompiledFormat, max_line_bytes: int,
     tail = np.zeros(len(lines), dtype=bool)
     if damaged_tail and len(lines):
         tail[-1] = True
-    preset = isinstance(fmt, str)
-    matches = clf.matches(lines, fmt) if preset else logformat.matches(lines, fmt)
-    shaped = matches.to_numpy(zero_copy_only=False) & ~(too_long | binary | tail)
+    shaped = _matches(lines, fmt).to_numpy(zero_copy_only=False) & ~(too_long | binary | tail)
 
     candidates = np.flatnonzero(shaped)
-    if preset:
+    if isinstance(fmt, str):
         fields = clf.parse(lines, at, candidates, fmt)
     else:
-        fields = logformat.parse(slices(at.buffer, at.raw, at.starts[candidates], at.ends[candidates]), fmt)
+        shaped_lines = slices(at.buffer, at.raw, at.starts[candidates], at.ends[candidates])
+        parser = jsonlines.parse if isinstance(fmt, JsonFormat) else logformat.parse
+        fields = parser(shaped_lines, fmt)
     good_time = pc.is_valid(fields["ts"]).to_numpy(zero_copy_only=False)
     if not good_time.all():
         fields = {name: column.filter(pa.array(good_time)) for name, column in fields.items()}
@@ -96,10 +99,18 @@ def detect_format(sample: pa.Array, candidates: dict[str, str | CompiledFormat])
     return best, best_count
 
 
-def _loosely_shaped(lines: pa.Array, fmt: str | CompiledFormat) -> np.ndarray:
+def _matches(lines: pa.Array, fmt: LogFormat) -> pa.Array:
+    if isinstance(fmt, str):
+        return clf.matches(lines, fmt)
+    return jsonlines.matches(lines) if isinstance(fmt, JsonFormat) else logformat.matches(lines, fmt)
+
+
+def _loosely_shaped(lines: pa.Array, fmt: LogFormat) -> np.ndarray:
     """Lines of the format's shape whatever their time says: quarantined for the time, not the shape."""
     if isinstance(fmt, str):
         return pc.match_substring_regex(lines, clf.LOOSE_PATTERNS[fmt]).to_numpy(zero_copy_only=False)
+    if isinstance(fmt, JsonFormat):  # the few quarantined lines: is each one a JSON object at all?
+        return np.array([jsonlines.is_json_object(line) for line in lines.to_pylist()], dtype=bool)
     return logformat.matches(lines, fmt).to_numpy(zero_copy_only=False)
 
 
@@ -182,7 +193,7 @@ class ParseChunks(beam.DoFn):
     QUARANTINE = "quarantine"
     STATS = "stats"
 
-    def __init__(self, fmt: str | CompiledFormat, max_line_bytes: int, run_id: str,
+    def __init__(self, fmt: LogFormat, max_line_bytes: int, run_id: str,
                  trusted_proxies: tuple[str, ...] = ()):  # fmt: skip
         self.fmt = fmt
         self.trusted_proxies = trusted_proxies

@@ -203,9 +203,18 @@ def matches(lines: pa.Array, compiled: CompiledFormat) -> pa.Array:
 
 def parse(lines: pa.Array, compiled: CompiledFormat) -> dict[str, pa.Array]:
     """Fields of lines that all match the compiled format: one RE2 capture pass, then typed columns."""
-    n = len(lines)
     captured = pc.extract_regex(lines, compiled.pattern)
     raw = {c.field: (captured.field(group), c.kind) for group, c in compiled.captures.items()}
+    return typed_fields(raw, len(lines))
+
+
+def typed_fields(raw: dict[str, tuple[pa.Array, str]], n: int) -> dict[str, pa.Array]:
+    """Captured text, {field: (values, kind)}, to the typed fields every format parses into.
+
+    The request line is split when the format has no method of its own, the target
+    when it has no path, and the target put together from path and query when it
+    has none; what no format field gives is null.
+    """
     fields: dict[str, pa.Array] = {}
     for name, (values, kind) in raw.items():
         if kind == "query":  # `?a=1` -> `a=1`, `?` -> empty, nothing -> null
@@ -238,21 +247,39 @@ def parse(lines: pa.Array, compiled: CompiledFormat) -> dict[str, pa.Array]:
     return fields
 
 
+_INTEGER = r"^[0-9]+$"
+_NUMBER = r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+
+
+def _numbers(values: pa.Array, pattern: str, to: pa.DataType) -> pa.Array:
+    """Text to numbers; what is no number (`-`, junk in a JSON field) becomes null."""
+    return pc.cast(pc.if_else(pc.fill_null(pc.match_substring_regex(values, pattern), False), values, None), to)
+
+
 def _typed(values: pa.Array, kind: str) -> pa.Array:
     if kind in ("text", "query"):
         return values
     if kind == "int":
-        return pc.cast(pc.if_else(pc.equal(values, "-"), None, values), pa.int64())
+        return _numbers(values, _INTEGER, pa.int64())
     if kind.startswith("duration"):
-        seconds = pc.cast(pc.if_else(pc.equal(values, "-"), None, values), pa.float64())
+        seconds = _numbers(values, _NUMBER, pa.float64())
         return pc.multiply(seconds, {"duration_us": 0.001, "duration_ms": 1.0, "duration_s": 1000.0}[kind])
     if kind in ("clf_time", "iso_time"):  # read digit by digit: a 31st of February is no time
         at = line_positions(values)
-        starts = at.starts + (kind == "clf_time") * (at.raw[np.minimum(at.starts, len(at.raw) - 1)] == ord("["))
+        bracket = (kind == "clf_time") & (at.raw[np.minimum(at.starts, len(at.raw) - 1)] == ord("["))
+        starts, lengths = at.starts + bracket, at.ends - at.starts - 2 * bracket
         ms, valid = (clf_times if kind == "clf_time" else iso_times)(at.raw, starts)
+        # Whole values only: a cut-off time must not borrow digits from the value after it.
+        if kind == "clf_time":
+            valid &= lengths == 26
+        else:
+            offset = at.raw[np.minimum(starts + 19, len(at.raw) - 1)]
+            valid &= lengths == np.where(
+                offset == ord("Z"), 20, np.where(at.raw[np.minimum(starts + 22, len(at.raw) - 1)] == ord(":"), 25, 24)
+            )
         return pc.if_else(pa.array(valid), pa.array(ms, pa.int64()).cast(TYPES["ts"]), None)
-    if kind == "epoch_s":  # seconds since 1970, with a fraction
-        return pc.cast(pc.multiply(pc.cast(values, pa.float64()), 1000.0), pa.int64()).cast(
-            pa.timestamp("ms", tz="UTC")
-        )
+    if kind in ("epoch_s", "epoch_ms"):  # seconds (or milliseconds) since 1970, maybe with a fraction
+        scale = 1000.0 if kind == "epoch_s" else 1.0
+        milliseconds = pc.cast(pc.multiply(_numbers(values, _NUMBER, pa.float64()), scale), pa.int64(), safe=False)
+        return milliseconds.cast(TYPES["ts"])
     raise AssertionError(kind)
