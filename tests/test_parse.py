@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 from transforms.parse import REASONS, parse_lines
-from transforms.parse.common import split_request_line
+from transforms.parse.common import split_request
 from transforms.parse.escapes import unescape
 
 UTC = dt.timezone.utc
@@ -132,8 +132,9 @@ def test_fast_and_slow_paths_agree() -> None:
     ],
     ids=["query", "empty-query", "asterisk", "dash", "method-only", "numeric-method"],
 )
-def test_split_request_line(request_line: str, expected: tuple) -> None:
-    assert split_request_line(request_line) == expected
+def test_split_request(request_line: str, expected: tuple) -> None:
+    split = split_request(pa.array([request_line]))
+    assert tuple(split[name][0].as_py() for name in ("method", "target", "path", "query", "protocol")) == expected
 
 
 @pytest.mark.parametrize(
@@ -159,3 +160,12 @@ def test_status_signals_in_every_request_row(
     parsed = parse_lines(pa.array([COMBINED.replace(" 200 ", f" {status} ")]), "combined", 65536)
     row = request_table(parsed, "a.log", 1, "run").to_pylist()[0]
     assert (row["status_class"], row["is_error"], row["is_server_error"]) == (status_class, is_error, is_server_error)
+
+
+def test_escaped_lines_check_their_time_digit_by_digit_too() -> None:
+    """A line with escapes takes the other path; a 31st of February is still no time there."""
+    line = '192.0.2.1 - - [31/Feb/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "A \\"q\\" agent"'
+    parsed = parse_lines(pa.array([line, line.replace("31/Feb", "28/Feb")]), "combined", 65536)
+    assert parsed.rows.tolist() == [1]
+    assert parsed.reasons.to_pylist() == ["bad_timestamp"]
+    assert parsed.fields["ts"].to_pylist() == [dt.datetime(2026, 2, 28, 10, tzinfo=UTC)]

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.parse.common import METHOD, TYPES, clf_times, dash_to_null, empty_fields, split_request_line
+from transforms.parse.common import METHOD, TYPES, clf_times, dash_to_null, empty_fields, split_request, text_times
 from transforms.parse.escapes import unescaped
 from transforms.slicing import Positions, find_bytes, lines_holding, slices
 
@@ -64,7 +64,6 @@ _CAPTURE = {
         rf"^(?P<vhost>\S+) {_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}{_CAPTURE_REST}$"
     ),
 }
-CLF_TIME = "%d/%b/%Y:%H:%M:%S %z"
 
 _QUOTE, _SPACE, _QUESTION, _BACKSLASH = ord('"'), ord(" "), ord("?"), ord("\\")
 
@@ -141,7 +140,7 @@ def _three_digits(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
 
 
 def _cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> dict:
-    """Method, target, path, query and protocol by position, as `split_request_line` does."""
+    """Method, target, path, query and protocol by position, as `split_request` finds them."""
     data, raw = at.buffer, at.raw
     last = max(len(spaces) - 1, 0)
     first_space = spaces[np.minimum(np.searchsorted(spaces, q0 + 1), last)] if len(spaces) else q1
@@ -182,13 +181,11 @@ def _parse_escaped(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
         if name in fields:
             fields[name] = unescaped(fields[name])
     n = len(lines)
-    fields["ts"] = pc.cast(pc.strptime(fields.pop("time"), format=CLF_TIME, unit="ms", error_is_null=True), TYPES["ts"])
+    fields["ts"] = text_times(fields.pop("time"), "clf")
     fields["status"] = pc.cast(fields["status"], TYPES["status"])
     for name in ("referrer", "user_agent", "vhost"):
         fields.setdefault(name, pa.nulls(n, pa.string()))
-    split = list(zip(*(split_request_line(r) for r in fields["request"].to_pylist()), strict=True)) or [()] * 5
-    for name, values in zip(("method", "target", "path", "query", "protocol"), split, strict=True):
-        fields[name] = pa.array(values, pa.string())
+    fields.update(split_request(fields["request"]))
     return _finish(fields)
 
 

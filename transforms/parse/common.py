@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from transforms.slicing import line_positions
 
 # Fields a format parser returns, in order; a format without one returns nulls.
 FIELDS = (
@@ -16,7 +16,6 @@ FIELDS = (
 TYPES = {"ts": pa.timestamp("ms", tz="UTC"), "status": pa.int16(), "bytes": pa.int64(), "server_port": pa.int32()}
 
 METHOD = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
-_METHOD_RE = re.compile(METHOD)
 
 
 def empty_fields() -> dict[str, pa.Array]:
@@ -28,26 +27,60 @@ def dash_to_null(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(values, "-"), None, values)
 
 
-def split_request_line(request: str | None) -> tuple[str | None, str | None, str | None, str | None, str | None]:
-    """`GET /a?b=1 HTTP/1.1` -> (method, target, path, query, protocol), for one line.
+# The method is the first word, the protocol the last word if it is `HTTP/...`, the
+# target what lies between (spaces and all); anything else is no request line.
+_REQUEST = r"^(?P<method>[A-Za-z][A-Za-z0-9_-]{0,31}) (?P<target>.+?)(?: (?P<protocol>HTTP/\S*))?$"
+_TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
 
-    The method is the first word, the protocol the last word if it is `HTTP/...`,
-    the target what lies between. A request line without a method and a target
-    (`-` for a timed-out connection, TLS bytes sent to a plain port) gives five
-    nulls; the raw line stays in `request`, which only the restricted zone holds.
+
+def split_request(request: pa.Array) -> dict[str, pa.Array]:
+    """`GET /a?b=1 HTTP/1.1` -> method, target, path, query and protocol, for a whole column.
+
+    A request line without a method and a target (`-` for a timed-out connection,
+    TLS bytes sent to a plain port) gives five nulls; the raw line stays in
+    `request`, which only the restricted zone holds.
     """
-    if request is None or " " not in request:
-        return None, None, None, None, None
-    method, rest = request.split(" ", 1)
-    protocol = None
-    if " " in rest:
-        head, last = rest.rsplit(" ", 1)
-        if last.startswith("HTTP/"):
-            rest, protocol = head, last
-    if not _METHOD_RE.match(method) or not rest:
-        return None, None, None, None, None
-    path, mark, query = rest.partition("?")
-    return method, rest, path, query if mark else None, protocol
+    split = pc.extract_regex(request, _REQUEST)  # null where the line is no request line
+    protocol = pc.struct_field(split, "protocol")
+    target = pc.struct_field(split, "target")
+    return {
+        "method": pc.struct_field(split, "method"),
+        "target": target,
+        "protocol": pc.if_else(pc.equal(protocol, ""), None, protocol),
+        **split_target(target),
+    }
+
+
+def split_target(target: pa.Array) -> dict[str, pa.Array]:
+    """`/a?b=1` -> path `/a`, query `b=1`; `/a?` -> query empty; `/a` -> query null."""
+    parts = pc.extract_regex(target, _TARGET)
+    has_query = pc.fill_null(pc.match_substring(target, "?"), False)
+    return {
+        "path": pc.struct_field(parts, "path"),
+        "query": pc.if_else(has_query, pc.struct_field(parts, "query"), None),
+    }
+
+
+def text_times(values: pa.Array, kind: str) -> pa.Array:
+    """`10/Oct/2000:13:55:36 -0700` (kind `clf`, brackets allowed) or ISO 8601 text (kind `iso`) to UTC times.
+
+    Read digit by digit, so a 31st of February is no time (null), never the 3rd of March.
+    """
+    at = line_positions(values)
+    last = len(at.raw) - 1
+    bracket = (kind == "clf") & (at.raw[np.minimum(at.starts, last)] == ord("["))
+    starts, lengths = at.starts + bracket, at.ends - at.starts - 2 * bracket
+    ms, valid = (clf_times if kind == "clf" else iso_times)(at.raw, starts)
+    # Whole values only: a cut-off time must not borrow digits from the value after it.
+    if kind == "clf":
+        valid &= lengths == 26
+    else:
+        utc, colon = (
+            at.raw[np.minimum(starts + 19, last)] == ord("Z"),
+            at.raw[np.minimum(starts + 22, last)] == ord(":"),
+        )
+        valid &= lengths == np.where(utc, 20, np.where(colon, 25, 24))
+    return pc.if_else(pa.array(valid), pa.array(ms, pa.int64()).cast(TYPES["ts"]), None)
 
 
 def digits(raw: np.ndarray, at: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:

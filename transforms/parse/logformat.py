@@ -14,14 +14,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.errors import LogshroudError
-from transforms.parse.common import TYPES, clf_times, dash_to_null, iso_times
+from transforms.parse.common import TYPES, dash_to_null, split_request, split_target, text_times
 from transforms.parse.escapes import unescaped
-from transforms.slicing import line_positions
 
 
 class FormatError(LogshroudError):
@@ -191,8 +189,6 @@ def _assemble(pieces, source: str) -> CompiledFormat:
 
 # --- parsing with a compiled format ------------------------------------------------------------------------
 
-_REQUEST = r"^(?P<method>[A-Za-z][A-Za-z0-9_-]{0,31}) (?P<target>.+?)(?: (?P<protocol>HTTP/[0-9.]+))?$"
-_TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
 _TEXT_FIELDS = ("client", "auth_user", "request", "method", "target", "path", "query", "protocol", "referrer",
                 "user_agent", "vhost", "xff")  # fmt: skip
 
@@ -225,15 +221,9 @@ def typed_fields(raw: dict[str, tuple[pa.Array, str]], n: int) -> dict[str, pa.A
             values = unescaped(values)
         fields[name] = _typed(values, kind)
     if "request" in fields and "method" not in fields:
-        split = pc.extract_regex(fields["request"], _REQUEST)  # null where the request line is not one
-        for part in ("method", "target", "protocol"):
-            fields[part] = pc.struct_field(split, part)
-        fields["protocol"] = pc.if_else(pc.equal(fields["protocol"], ""), None, fields["protocol"])
-    if "target" in fields and "path" not in fields:
-        target = pc.extract_regex(fields["target"], _TARGET)
-        fields["path"] = pc.struct_field(target, "path")
-        has_query = pc.fill_null(pc.match_substring(fields["target"], "?"), False)
-        fields["query"] = pc.if_else(has_query, pc.struct_field(target, "query"), None)
+        fields.update(split_request(fields["request"]))
+    elif "target" in fields and "path" not in fields:
+        fields.update(split_target(fields["target"]))
     if "target" not in fields and "path" in fields:
         query = fields.get("query", pa.nulls(n, pa.string()))
         with_query = pc.binary_join_element_wise(fields["path"], query, "?")  # null where the query is
@@ -264,20 +254,8 @@ def _typed(values: pa.Array, kind: str) -> pa.Array:
     if kind.startswith("duration"):
         seconds = _numbers(values, _NUMBER, pa.float64())
         return pc.multiply(seconds, {"duration_us": 0.001, "duration_ms": 1.0, "duration_s": 1000.0}[kind])
-    if kind in ("clf_time", "iso_time"):  # read digit by digit: a 31st of February is no time
-        at = line_positions(values)
-        bracket = (kind == "clf_time") & (at.raw[np.minimum(at.starts, len(at.raw) - 1)] == ord("["))
-        starts, lengths = at.starts + bracket, at.ends - at.starts - 2 * bracket
-        ms, valid = (clf_times if kind == "clf_time" else iso_times)(at.raw, starts)
-        # Whole values only: a cut-off time must not borrow digits from the value after it.
-        if kind == "clf_time":
-            valid &= lengths == 26
-        else:
-            offset = at.raw[np.minimum(starts + 19, len(at.raw) - 1)]
-            valid &= lengths == np.where(
-                offset == ord("Z"), 20, np.where(at.raw[np.minimum(starts + 22, len(at.raw) - 1)] == ord(":"), 25, 24)
-            )
-        return pc.if_else(pa.array(valid), pa.array(ms, pa.int64()).cast(TYPES["ts"]), None)
+    if kind in ("clf_time", "iso_time"):
+        return text_times(values, kind.removesuffix("_time"))
     if kind in ("epoch_s", "epoch_ms"):  # seconds (or milliseconds) since 1970, maybe with a fraction
         scale = 1000.0 if kind == "epoch_s" else 1.0
         milliseconds = pc.cast(pc.multiply(_numbers(values, _NUMBER, pa.float64()), scale), pa.int64(), safe=False)
