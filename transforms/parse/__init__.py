@@ -88,12 +88,11 @@ def parse_lines(lines: pa.Array, fmt: LogFormat, max_line_bytes: int, damaged_ta
 AUTO_CANDIDATES = ("combined_xff", "vhost_combined", "combined", "common")
 
 
-def detect_format(sample: pa.Array, candidates: dict[str, str | CompiledFormat]) -> tuple[str, int]:
+def detect_format(sample: pa.Array, candidates: dict[str, LogFormat]) -> tuple[str, int]:
     """(name, lines matched) of the candidate format that the most sample lines match."""
     best, best_count = next(iter(candidates)), -1
     for name, fmt in candidates.items():
-        matched = clf.matches(sample, fmt) if isinstance(fmt, str) else logformat.matches(sample, fmt)
-        count = pc.sum(pc.cast(matched, pa.int64())).as_py() or 0
+        count = pc.sum(pc.cast(_matches(sample, fmt), pa.int64())).as_py() or 0
         if count > best_count:
             best, best_count = name, count
     return best, best_count
