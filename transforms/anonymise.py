@@ -47,10 +47,6 @@ def client_identity(text: str) -> bytes | None:
     return None
 
 
-def token(secret: bytes, identity: bytes) -> str:
-    return hmac.new(secret, identity, hashlib.sha256).hexdigest()[:TOKEN_HEX_CHARS]
-
-
 def _distinct(values: pa.Array) -> tuple[list, np.ndarray]:
     encoded = pc.dictionary_encode(values, null_encoding="encode")
     indices = encoded.indices.to_numpy(zero_copy_only=False)
@@ -85,9 +81,14 @@ class ClientAnonymiser:
         self._tokens: dict[tuple[str | None, int], tuple[str | None, str | None]] = {}
         self._keyed: dict[int, tuple[str, hmac.HMAC] | None] = {}  # epoch -> (key id, HMAC keyed once)
 
-    def networks(self, ips: pa.Array) -> tuple[pa.Array, pa.Array]:
+    def columns(self, ips: pa.Array, epochs: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
+        """(`client_net`, `ip_version`, `client_token`, `key_id`) per row, the clients encoded once."""
+        distinct = _distinct(ips)
+        return *self.networks(ips, distinct), *self.tokens(ips, epochs, distinct)
+
+    def networks(self, ips: pa.Array, distinct: tuple[list, np.ndarray] | None = None) -> tuple[pa.Array, pa.Array]:
         """(`client_net`, `ip_version`) per row."""
-        distinct, indices = _distinct(ips)
+        distinct, indices = distinct or _distinct(ips)
         found = [self._network(text) for text in distinct]
         take = pa.array(indices)
         return (
@@ -95,7 +96,8 @@ class ClientAnonymiser:
             pa.array([f[1] for f in found], pa.int8()).take(take),
         )
 
-    def tokens(self, ips: pa.Array, epochs: np.ndarray) -> tuple[pa.Array, pa.Array]:
+    def tokens(self, ips: pa.Array, epochs: np.ndarray, distinct: tuple[list, np.ndarray] | None = None
+               ) -> tuple[pa.Array, pa.Array]:  # fmt: skip
         """(`client_token`, `key_id`) per row: HMAC-SHA-256 of the client under its epoch's key.
 
         One HMAC per distinct (client, epoch) pair, one key lookup per epoch, each key
@@ -103,7 +105,7 @@ class ClientAnonymiser:
         an address nor a host name, or whose epoch key is destroyed, get null token
         and key id.
         """
-        distinct, indices = _distinct(ips)
+        distinct, indices = distinct or _distinct(ips)
         if len(indices) == 0:
             return pa.array([], pa.string()), pa.array([], pa.string())
         first_epoch = int(epochs.min())
@@ -201,9 +203,8 @@ class AnonymiseRequests(beam.DoFn):
     def process(self, batch: Batch):
         table = batch.table
         clients = table["client_ip"].combine_chunks()
-        nets, versions = self.clients.networks(clients)
         seconds = pc.cast(table["ts"], pa.int64()).to_numpy() // 1000
-        tokens, key_ids = self.clients.tokens(clients, epoch_numbers(seconds, self.keys.epoch_days))
+        nets, versions, tokens, key_ids = self.clients.columns(clients, epoch_numbers(seconds, self.keys.epoch_days))
         for name, column in (("ip_version", versions), ("client_net", nets), ("client_token", tokens),
                              ("key_id", key_ids)):  # fmt: skip
             table = table.set_column(table.schema.get_field_index(name), name, column)
