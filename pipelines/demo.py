@@ -14,6 +14,8 @@ import argparse
 import datetime as dt
 from pathlib import Path
 
+import duckdb
+
 from pipelines import ingest
 from pipelines.generate import LogSpec, write_log
 from transforms import storage
@@ -63,7 +65,5 @@ def main(argv: list[str]) -> int:
     query = anonymised_query(zones["anonymised"])
     print("\nAsk the anonymised zone with DuckDB:")
     print(f'  .venv/bin/python -c "import duckdb; duckdb.sql(\\"{query}\\").show()"')
-    import duckdb
-
     print(duckdb.sql(query))
     return 0 if manifest["totals"]["balanced"] else 1

@@ -12,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import yaml
 
@@ -34,6 +35,16 @@ def clf_line(client: str = "192.0.2.10", when: dt.datetime = dt.datetime(2026, 1
     """One combined-format line, as Apache writes it."""
     stamp = when.strftime("%d/%b/%Y:%H:%M:%S +0000")
     return f'{client} - {user} [{stamp}] "GET {target} HTTP/1.1" {status} 512 "{referrer}" "{agent}"'
+
+
+def parsed_row(spec: str | dict, line: str) -> dict:
+    """The fields of one line parsed with a format as the config names it; fails if it is quarantined."""
+    from transforms.config import log_format
+    from transforms.parse import parse_lines
+
+    parsed = parse_lines(pa.array([line]), log_format(spec), 65536)
+    assert len(parsed.rows) == 1, f"quarantined: {parsed.reasons.to_pylist()}"
+    return {name: column[0].as_py() for name, column in parsed.fields.items()}
 
 
 class Workspace:

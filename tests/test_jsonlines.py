@@ -10,6 +10,7 @@ import pytest
 
 from pipelines import ingest
 from tests.conftest import Workspace
+from tests.conftest import parsed_row as row_of
 from transforms.config import ConfigError, log_format, parse_config
 from transforms.parse import parse_lines
 
@@ -43,12 +44,6 @@ def nginx(**overrides) -> str:
 
 def parse_all(spec, lines: list[str]):
     return parse_lines(pa.array(lines), log_format(spec), 65536)
-
-
-def row_of(spec, line: str) -> dict:
-    parsed = parse_all(spec, [line])
-    assert len(parsed.rows) == 1, parsed.reasons.to_pylist()
-    return {name: column[0].as_py() for name, column in parsed.fields.items()}
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines import ingest
 from tests.conftest import Workspace
+from tests.conftest import parsed_row as parse_one
 from transforms.config import log_format
 from transforms.parse import parse_lines
 
@@ -22,12 +23,6 @@ NGINX_XFF = {
 NGINX_ISO = {
     "nginx": '$time_iso8601 $remote_addr "$request_method $request_uri $server_protocol" $status $bytes_sent $host'
 }
-
-
-def parse_one(spec: dict | str, line: str) -> dict:
-    parsed = parse_lines(pa.array([line]), log_format(spec), 65536)
-    assert len(parsed.rows) == 1, f"quarantined: {parsed.reasons.to_pylist()}"
-    return {name: column[0].as_py() for name, column in parsed.fields.items()}
 
 
 @pytest.mark.parametrize(

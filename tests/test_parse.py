@@ -7,6 +7,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
+from tests.conftest import parsed_row
 from transforms.parse import REASONS, parse_lines
 from transforms.parse.common import split_request
 from transforms.parse.escapes import unescape
@@ -16,9 +17,7 @@ COMBINED = '203.0.113.7 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif?x=1 HTT
 
 
 def parse_one(line: str, fmt: str = "combined") -> dict:
-    parsed = parse_lines(pa.array([line]), fmt, 65536)
-    assert len(parsed.rows) == 1, f"quarantined: {parsed.reasons.to_pylist()}"
-    return {name: column[0].as_py() for name, column in parsed.fields.items()}
+    return parsed_row(fmt, line)
 
 
 @pytest.mark.parametrize(
