@@ -417,9 +417,12 @@ def test_anonymised_table_has_exactly_the_anonymised_columns() -> None:
          "https://www.example.com/cb?access_token=[redacted]&page=2"),
         ("user_agent", "probe/1.0 (2001:db8:ab12:cd34::9)", "probe/1.0 (2001:db8:ab12::/48)"),
         ("user_agent", "Mozilla/5.0 Chrome/131.0.0.0", "Mozilla/5.0 Chrome/131.0.0.0"),
+        ("vhost", "203.0.113.80", "203.0.113.0/24"),
+        ("vhost", "www.example.com", "www.example.com"),
     ],
     ids=["v4 in path truncated", "plain path kept", "e-mail in query replaced", "secret parameter redacted",
-         "token in referrer redacted", "v6 in user agent truncated", "browser version kept"],
+         "token in referrer redacted", "v6 in user agent truncated", "browser version kept",
+         "address as host truncated", "host name kept"],
 )  # fmt: skip
 def test_anonymised_table_scrubs_request_text(column: str, raw: str, scrubbed: str) -> None:
     table = anonymised_table(restricted_table(**{column: raw}), Scrubber())

@@ -174,6 +174,8 @@ def anonymised_table(restricted: pa.Table, scrubber: Scrubber) -> pa.Table:
         "query": scrubber.column(restricted["query"].combine_chunks(), "query"),
         "referrer": scrubber.column(restricted["referrer"].combine_chunks(), "url"),
         "user_agent": scrubber.column(restricted["user_agent"].combine_chunks(), "text"),
+        # Usually a name, but a Host header is whatever the client sent, an address included.
+        "vhost": scrubber.column(restricted["vhost"].combine_chunks(), "text"),
     }
     return pa.table(
         [columns[f.name] if f.name in columns else restricted[f.name] for f in ANONYMISED_REQUESTS],

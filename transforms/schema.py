@@ -63,7 +63,7 @@ ANONYMISED_REQUESTS = pa.schema(
         *_RESPONSE,
         ("referrer", pa.string()),  # scrubbed
         ("user_agent", pa.string()),  # scrubbed
-        ("vhost", pa.string()),
+        ("vhost", pa.string()),  # scrubbed
         ("server_port", pa.int32()),
         ("duration_ms", pa.float64()),
         ("ip_version", pa.int8()),
