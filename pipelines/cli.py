@@ -10,15 +10,17 @@ code 2; `--debug` adds the traceback. Nothing printed carries a client address.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import traceback
 
 from transforms.errors import LogshroudError, redact
 
+# job -> (module with `main(argv) -> exit code`, what it does)
 _JOBS = {
-    "ingest": "read access logs into the restricted and anonymised zones",
-    "demo": "make a realistic day of logs, ingest it, and show where everything went",
+    "ingest": ("pipelines.ingest", "read access logs into the restricted and anonymised zones"),
+    "demo": ("pipelines.demo", "make a realistic day of logs, ingest it, and show where everything went"),
 }
 
 
@@ -38,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="logshroud",
         description="Anonymise web access logs into Parquet, with the evidence to prove it.",
         epilog="Jobs: "
-        + "; ".join(f"{name}: {text}" for name, text in _JOBS.items())
+        + "; ".join(f"{name}: {text}" for name, (_, text) in _JOBS.items())
         + ". Add --debug for tracebacks.",
     )
     parser.add_argument("job", choices=sorted(_JOBS), help="the job to run")
@@ -66,21 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(job: str, argv: list[str]) -> int:
-    if job == "ingest":
-        from pipelines import ingest
-        from transforms.config import load_config
-
-        args, beam_args = ingest.arguments().parse_known_args(argv)
-        config = load_config(args.config)
-        as_of = ingest.parse_time(args.as_of) if args.as_of else None
-        manifest = ingest.run(config, args.input, as_of, beam_args)
-        print(ingest.summary(manifest))
-        return 0 if manifest["totals"]["balanced"] else 1
-    if job == "demo":
-        from pipelines import demo
-
-        return demo.main(argv)
-    raise AssertionError(job)
+    return importlib.import_module(_JOBS[job][0]).main(argv)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms import storage
 from transforms.anonymise import AnonymiseRequests
-from transforms.config import Config, log_format, logs_xff
+from transforms.config import Config, load_config, log_format, logs_xff
 from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, manifest_path, read_manifest, totals, write_manifest
 from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format
@@ -197,6 +197,16 @@ def arguments() -> argparse.ArgumentParser:
                         help="log files: a path or glob, local or s3://; repeat for more")  # fmt: skip
     parser.add_argument("--as-of", help="'now' for every age decision (ISO 8601; default: the clock)")
     return parser
+
+
+def main(argv: list[str]) -> int:
+    """`logshroud ingest`: exit 0 when every line read is a row or a quarantine record, 1 when not."""
+    args, beam_args = arguments().parse_known_args(argv)
+    config = load_config(args.config)
+    as_of = parse_time(args.as_of) if args.as_of else None
+    manifest = run(config, args.input, as_of, beam_args)
+    print(summary(manifest))
+    return 0 if manifest["totals"]["balanced"] else 1
 
 
 def run(config: Config, inputs: list[str], as_of: dt.datetime | None = None, beam_args: list[str] = ()) -> dict:

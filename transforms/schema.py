@@ -85,6 +85,33 @@ QUARANTINE = pa.schema(
     ]
 )
 
+# Per-client behaviour in fixed windows, counted while the full address was known.
+_WINDOW_COUNTS = [
+    ("window_start", TS),
+    ("window_seconds", pa.int32()),  # 60 or 300
+    ("requests", pa.int64()),
+    ("client_errors", pa.int64()),  # 4xx
+    ("server_errors", pa.int64()),  # 5xx
+    ("not_found", pa.int64()),  # 404
+    ("auth_failures", pa.int64()),  # 401/403 on a login path
+    ("distinct_paths", pa.int64()),
+    ("attack_hits", pa.int64()),  # requests with any attack family
+]
+_CLIENT = [
+    ("ip_version", pa.int8()),
+    ("client_net", pa.string()),
+    ("client_token", pa.string()),
+    ("key_id", pa.string()),
+]
+
+CLIENT_WINDOWS = pa.schema([*_CLIENT, *_WINDOW_COUNTS, ("alerts", pa.list_(pa.string())), ("run_id", pa.string())])
+
+# One row per alert: a client's (brute_force, scanning, flood, attack_burst), or the
+# service's (error_burst: client columns null, counts over every client).
+ALERTS = pa.schema([("alert", pa.string()), *_CLIENT, *_WINDOW_COUNTS, ("run_id", pa.string())])
+RESTRICTED_ALERTS = pa.schema([("alert", pa.string()), ("client_ip", pa.string()), *_CLIENT, *_WINDOW_COUNTS,
+                               ("run_id", pa.string())])  # fmt: skip
+
 DATASETS = {
     ("restricted", "requests"): RESTRICTED_REQUESTS,
     ("anonymised", "requests"): ANONYMISED_REQUESTS,
