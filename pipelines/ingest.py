@@ -46,6 +46,7 @@ from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format
 from transforms.parse.logformat import CompiledFormat
 from transforms.read import CountLines, LogChunk, ReadLogChunks, first_lines, plan_ranges, read_chunks, source_id
 from transforms.schema import Batch
+from transforms.windows import ClientActivity, HourWindows
 from transforms.write import WriteParts, commit
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -71,12 +72,21 @@ class Run:
     def zone_uris(self) -> dict[str, str]:
         return zone_uris(self.config)
 
+    @property
+    def inputs_id(self) -> str:
+        """Names what is computed over all inputs together (per-client windows) in file names."""
+        return inputs_id(self.inputs)
+
 
 def zone_uris(config: Config) -> dict[str, str]:
     """Each zone's URI, local folders made absolute."""
     return {
         name: storage.absolute(getattr(config.zones, name)) for name in ("raw", "restricted", "anonymised", "audit")
     }
+
+
+def inputs_id(inputs: list[storage.StoredFile]) -> str:
+    return source_id("\n".join(sorted(f.path for f in inputs)))
 
 
 def manifest_of(config: Config, run_id: str) -> str:
@@ -125,7 +135,7 @@ class CommitRun(beam.DoFn):
         run = self.run
         files = sorted((r for r in records if "sha256" in r), key=lambda r: r["path"])
         stats = [r for r in records if "lines_read" in r]
-        stale = commit(files, run.zone_uris, {source_id(f.path) for f in run.inputs}, run.run_id)
+        stale = commit(files, run.zone_uris, {run.inputs_id, *(source_id(f.path) for f in run.inputs)}, run.run_id)
         summaries = input_summaries(run.inputs, stats, files)
         manifest = {
             "run_id": run.run_id,
@@ -166,9 +176,19 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     ).with_outputs(ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests")
     anonymised = parsed.requests | "Anonymise" >> beam.ParDo(
         AnonymiseRequests(cfg.anonymise, cfg.keys, run.window_start)
-    ).with_outputs(AnonymiseRequests.RESTRICTED, main="anonymised")
+    ).with_outputs(AnonymiseRequests.RESTRICTED, AnonymiseRequests.CLIENTS, main="anonymised")
+    windows = (
+        anonymised.clients
+        | "ClientActivity" >> beam.ParDo(ClientActivity(cfg.signals)).with_output_types(beam.typehints.KV[int, Batch])
+        | "ByHour" >> beam.GroupByKey()
+        | "Windows"
+        >> beam.ParDo(
+            HourWindows(cfg.signals, run.run_id, run.inputs_id, int(run.window_start.timestamp() * 1000))
+        ).with_outputs(HourWindows.ALERTS, HourWindows.RESTRICTED_ALERTS, main="client_windows")
+    )
 
-    for batches in (parsed.requests, parsed.quarantine, anonymised.anonymised, anonymised.restricted):
+    for batches in (parsed.requests, parsed.quarantine, anonymised.anonymised, anonymised.restricted,
+                    anonymised.clients, windows.client_windows, windows.alerts, windows.restricted_alerts):  # fmt: skip
         batches.element_type = Batch  # so Beam uses ArrowElementCoder, which sizes a table without pickling it
 
     def write(label: str, batches, zone: str, dataset: str, fixed_date: str | None = None):
@@ -180,6 +200,9 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         write("WriteRestricted", anonymised.restricted, "restricted", "requests"),
         write("WriteAnonymised", anonymised.anonymised, "anonymised", "requests"),
         write("WriteQuarantine", parsed.quarantine, "restricted", "quarantine", run.as_of.date().isoformat()),
+        write("WriteClientWindows", windows.client_windows, "anonymised", "client_windows"),
+        write("WriteAlerts", windows.alerts, "anonymised", "alerts"),
+        write("WriteRestrictedAlerts", windows.restricted_alerts, "restricted", "alerts"),
         parsed.stats,
     )
     return (
@@ -263,6 +286,10 @@ def summary(manifest: dict) -> str:
     lines.append(
         f"  restricted rows (inside the {manifest['security_window_days']}-day window): "
         f"{t.get('restricted_requests_rows', 0):,}; anonymised rows: {t.get('anonymised_requests_rows', 0):,}"
+    )
+    lines.append(
+        f"  per-client windows: {t.get('anonymised_client_windows_rows', 0):,}; "
+        f"alerts: {t.get('anonymised_alerts_rows', 0):,}"
     )
     return "\n".join(lines)
 

@@ -232,7 +232,8 @@ def test_reingest_replaces_what_it_wrote(make_workspace) -> None:
 
     first = run(ws, log)
     files_first = parts()
-    assert len([p for p in files_first if "anonymised" in str(p)]) == 4
+    assert len([p for p in files_first if "anonymised/requests" in str(p)]) == 4
+    assert len([p for p in files_first if "anonymised/client_windows" in str(p)]) == 1  # one hour of events
     second = run(ws, log)
     assert parts() == files_first
     assert table(ws, "anonymised").num_rows == 1000
@@ -243,7 +244,7 @@ def test_reingest_replaces_what_it_wrote(make_workspace) -> None:
     third = run(bigger_chunks, log)
     assert table(ws, "anonymised").num_rows == 1000
     assert table(ws, "restricted").num_rows == 1000
-    assert len([p for p in parts() if "anonymised" in str(p)]) == 1
+    assert len([p for p in parts() if "anonymised/requests" in str(p)]) == 1
     # three stale parts in each requests dataset, and the quarantine part of the old fourth chunk
     assert len(third["deleted_stale"]) == 7
     assert not list((ws.root / "data").rglob("_staging"))

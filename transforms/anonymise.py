@@ -184,13 +184,15 @@ def anonymised_table(restricted: pa.Table, scrubber: Scrubber) -> pa.Table:
 
 
 class AnonymiseRequests(beam.DoFn):
-    """Batch of parsed requests -> anonymised Batch (main output) and restricted Batch.
+    """Batch of parsed requests -> anonymised Batch (main output), restricted Batch, and clients Batch.
 
     Rows whose event is already older than the security window (a backfill) go to
-    the anonymised output only.
+    the anonymised output only. The clients output is every row with its client
+    columns, full address included, for counting per-client behaviour.
     """
 
     RESTRICTED = "restricted"
+    CLIENTS = "clients"
 
     def __init__(self, settings: Anonymise, keys: Keys, window_start: dt.datetime):
         self.settings = settings
@@ -214,4 +216,5 @@ class AnonymiseRequests(beam.DoFn):
         inside_window = table if pc.all(inside).as_py() else table.filter(inside)  # mostly all: no copy
         if inside_window.num_rows:
             yield beam.pvalue.TaggedOutput(self.RESTRICTED, Batch(batch.source_id, batch.part, inside_window))
+        yield beam.pvalue.TaggedOutput(self.CLIENTS, Batch(batch.source_id, batch.part, table))
         yield Batch(batch.source_id, batch.part, anonymised_table(table, self.scrubber))

@@ -79,6 +79,21 @@ class Keys:
 
 
 @dataclass(frozen=True)
+class Signals:
+    # Paths where a 401 or 403 answer counts as a failed login; `*` matches within one path segment.
+    login_paths: tuple[str, ...] = ("/login", "/api/*/auth*", "/wp-login.php")
+    # Alerts: one client in one window (5 minutes unless said) reaching these counts.
+    brute_force_auth_failures: int = 10
+    scanning_not_found: int = 30
+    scanning_distinct_paths: int = 100
+    flood_requests: int = 300  # in 1 minute
+    attack_burst_hits: int = 5
+    # The service as a whole: at least this share of 5xx among at least this many requests in 5 minutes.
+    error_burst_share: float = 0.02
+    error_burst_min_requests: int = 100
+
+
+@dataclass(frozen=True)
 class Storage:
     s3: S3Settings = field(default_factory=S3Settings)  # connection settings; credentials never live here
 
@@ -91,6 +106,7 @@ class Config:
     input: Input = field(default_factory=Input)
     anonymise: Anonymise = field(default_factory=Anonymise)
     keys: Keys = field(default_factory=Keys)
+    signals: Signals = field(default_factory=Signals)
     source: str = field(default="<defaults>", compare=False)
 
     def digest(self) -> str:
@@ -116,6 +132,18 @@ _RANGES = {
     ("input", "chunk_lines"): (1, 10_000_000),
     ("input", "range_bytes"): (1, 2**40),
     ("storage.s3", "max_attempts"): (1, 20),
+    **{
+        ("signals", name): (1, 10**9)
+        for name in (
+            "brute_force_auth_failures",
+            "scanning_not_found",
+            "scanning_distinct_paths",
+            "flood_requests",
+            "attack_burst_hits",
+            "error_burst_min_requests",
+        )
+    },  # fmt: skip
+    ("signals", "error_burst_share"): (0.0, 1.0),
     ("storage.s3", "connect_timeout"): (0.1, 300),
 }
 _CHOICES = {

@@ -1,6 +1,6 @@
 """The one place that knows each dataset's columns, and the element that carries them.
 
-Partition column `dt` (the event's UTC date; for quarantine the run's date) is not
+Partition column `dt` (the event's UTC date, a window's start date; for quarantine the run's date) is not
 stored in the files: it is the Hive folder `dt=YYYY-MM-DD`, which DuckDB, Athena,
 Trino and Spark turn back into a column.
 """
@@ -116,6 +116,9 @@ DATASETS = {
     ("restricted", "requests"): RESTRICTED_REQUESTS,
     ("anonymised", "requests"): ANONYMISED_REQUESTS,
     ("restricted", "quarantine"): QUARANTINE,
+    ("anonymised", "client_windows"): CLIENT_WINDOWS,
+    ("anonymised", "alerts"): ALERTS,
+    ("restricted", "alerts"): RESTRICTED_ALERTS,
 }
 
 

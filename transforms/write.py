@@ -36,8 +36,12 @@ def staging_root(zone_uri: str, run_id: str) -> str:
 
 
 def by_event_date(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
-    """(YYYY-MM-DD, rows of that UTC date) for each date present, oldest first."""
-    days = pc.cast(table["ts"], pa.int64()).to_numpy() // _MS_PER_DAY
+    """(YYYY-MM-DD, rows of that UTC date) for each date present, oldest first.
+
+    The date is the event's (`ts`), or for windows of events their start's (`window_start`).
+    """
+    moment = table["ts"] if "ts" in table.column_names else table["window_start"]
+    days = pc.cast(moment, pa.int64()).to_numpy() // _MS_PER_DAY
     distinct = np.unique(days).tolist()
     for day in distinct:
         date = (dt.date(1970, 1, 1) + dt.timedelta(days=day)).isoformat()
@@ -47,7 +51,8 @@ def by_event_date(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
 # Columns whose min/max statistics let readers skip row groups (time, status, networks,
 # keys...). Long free text (paths, user agents, raw lines) and random tokens get none:
 # their min/max prune nothing and cost a quarter of the writing time.
-_STATISTICS = ("ts", "status", "status_class", "method", "protocol", "bytes", "vhost", "server_port", "ip_version",
+_STATISTICS = ("ts", "window_start", "window_seconds", "alert",
+               "status", "status_class", "method", "protocol", "bytes", "vhost", "server_port", "ip_version",
                "client_net", "key_id", "run_id", "source", "line_number", "reason")  # fmt: skip
 
 

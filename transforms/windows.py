@@ -1,0 +1,245 @@
+"""Per-client behaviour in 1- and 5-minute windows, counted while the full address is known.
+
+Each chunk of requests is folded into *activity*: one row per (minute, client, path)
+with counts. Activity is keyed by the UTC hour and shuffled, so every request of an
+hour, whatever file, chunk or worker it came from, meets the others in one place.
+There it becomes, per client and window:
+
+    requests, client_errors (4xx), server_errors (5xx), not_found (404),
+    auth_failures (401/403 on a login path), distinct_paths, attack_hits
+
+and the alerts those counts cross (`brute_force`, `scanning`, `flood`, `attack_burst`),
+plus the service-wide `error_burst`. Hours nest in 5-minute windows, so an hour key
+never cuts a window; epochs of keys start on Mondays, so a window never spans two keys.
+
+All counting is numpy over integer codes: strings are dictionary-encoded once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.config import Signals
+from transforms.schema import ALERTS, CLIENT_WINDOWS, RESTRICTED_ALERTS, TS, Batch
+
+_MS_PER_MINUTE = 60_000
+_CLIENT = ("client_ip", "ip_version", "client_net", "client_token", "key_id")
+_COUNTS = ("requests", "client_errors", "server_errors", "not_found", "auth_failures", "attack_hits")
+WINDOW_MINUTES = (1, 5)
+
+
+def login_pattern(globs: Iterable[str]) -> str:
+    """Login path globs (`*` within one path segment) -> one anchored RE2 pattern."""
+    return "^(?:" + "|".join(re.escape(g).replace(r"\*", "[^/]*") for g in globs) + ")$"
+
+
+def _groups(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows grouped by equal integer keys: (row order sorted by the keys, first key most
+    significant; where each group starts in that order; the group number of each row)."""
+    keys = tuple(key - key.min() if len(key) else key for key in keys)
+    spans = [int(key.max()) + 1 if len(key) else 1 for key in keys]
+    if np.prod(spans, dtype=object) < 2**62:  # one integer per row: one sort instead of one per key
+        composite = np.zeros(len(keys[0]), dtype=np.int64)
+        for key, span in zip(keys, spans, strict=True):
+            composite = composite * span + key
+        order = np.argsort(composite, kind="stable")
+        ordered = composite[order]
+        changed = np.r_[True, ordered[1:] != ordered[:-1]] if len(order) else np.zeros(0, dtype=bool)
+    else:
+        order = np.lexsort(keys[::-1])
+        changed = np.zeros(len(order), dtype=bool)
+        changed[:1] = True
+        for key in keys:
+            changed[1:] |= key[order][1:] != key[order][:-1]
+    group = np.empty(len(order), dtype=np.int64)
+    group[order] = np.cumsum(changed) - 1
+    return order, np.flatnonzero(changed), group
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """(integer code per row, the distinct values), null a value of its own."""
+    encoded = pc.dictionary_encode(column.combine_chunks(), null_encoding="encode")
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def _sums(values: np.ndarray, order: np.ndarray, starts: np.ndarray) -> pa.Array:
+    return pa.array(np.add.reduceat(values[order].astype(np.int64), starts) if len(order) else [], pa.int64())
+
+
+def activity(table: pa.Table, login: str) -> pa.Table:
+    """Requests (with client columns and `attack_families`) -> one row per (minute, client, path) with counts."""
+    status = pc.fill_null(table["status"], 0).to_numpy().astype(np.int64)
+    minute = pc.cast(table["ts"], pa.int64()).to_numpy() // _MS_PER_MINUTE
+    clients, client_values = _codes(table["client_ip"])
+    paths, path_values = _codes(table["path"])
+    auth = np.isin(status, (401, 403))
+    if auth.any():
+        on_login = pc.match_substring_regex(table["path"].filter(pa.array(auth)), login)
+        auth[auth] = pc.fill_null(on_login, False).to_numpy(zero_copy_only=False)
+    attacks = (
+        pc.greater(pc.list_value_length(table["attack_families"]), 0).to_numpy(zero_copy_only=False)
+        if "attack_families" in table.column_names
+        else np.zeros(len(status), dtype=bool)
+    )
+    flags = {
+        "requests": np.ones(len(status), dtype=np.int64),
+        "client_errors": (status // 100) == 4,
+        "server_errors": (status // 100) == 5,
+        "not_found": status == 404,
+        "auth_failures": auth,
+        "attack_hits": attacks,
+    }
+    order, starts, _ = _groups(minute, clients, paths)
+    first = order[starts]
+    columns = {name: table[name].take(pa.array(first)) for name in _CLIENT}
+    columns["client_ip"] = client_values.take(pa.array(clients[first]))
+    columns["minute"] = pa.array(minute[first])
+    columns["path"] = path_values.take(pa.array(paths[first]))
+    for name, flag in flags.items():
+        columns[name] = _sums(flag, order, starts)
+    return pa.table(columns)
+
+
+def by_hour(rows: pa.Table) -> Iterator[tuple[int, pa.Table]]:
+    """(UTC hour since the epoch, its activity rows); rows come sorted by minute."""
+    hours = rows["minute"].to_numpy() // 60
+    edges = np.flatnonzero(np.diff(hours)) + 1
+    for start, end in zip(np.r_[0, edges], np.r_[edges, len(hours)], strict=True):
+        if end > start:
+            yield int(hours[start]), rows.slice(start, end - start)
+
+
+class ClientActivity(beam.DoFn):
+    """Batch of requests with client columns -> (hour, Batch of activity) for the shuffle."""
+
+    def __init__(self, signals: Signals):
+        self.login = login_pattern(signals.login_paths)
+
+    def process(self, batch: Batch) -> Iterator[tuple[int, Batch]]:
+        if batch.table.num_rows:
+            for hour, rows in by_hour(activity(batch.table, self.login)):
+                yield hour, Batch(batch.source_id, batch.part, rows)
+
+
+def _window_table(rows: pa.Table, minutes: int, clients: np.ndarray, paths: np.ndarray) -> pa.Table:
+    """Activity -> one row per (window, client code): the counts, distinct paths, client columns."""
+    window = rows["minute"].to_numpy() // minutes * minutes
+    order, starts, group = _groups(window, clients)
+    pair_order, pair_starts, _ = _groups(group, paths)  # distinct (window and client, path) pairs
+    distinct_paths = np.bincount(group[pair_order[pair_starts]], minlength=len(starts))
+    first = pa.array(order[starts])
+    columns = {name: rows[name].take(first) for name in _CLIENT}
+    columns["window_start"] = pa.array(window[order[starts]] * _MS_PER_MINUTE, pa.int64()).cast(TS)
+    columns["window_seconds"] = pa.array(np.full(len(starts), minutes * 60, np.int32))
+    for name in _COUNTS:
+        columns[name] = _sums(rows[name].to_numpy(), order, starts)
+    columns["distinct_paths"] = pa.array(distinct_paths.astype(np.int64))
+    return pa.table(columns)
+
+
+def client_alerts(windows: pa.Table, signals: Signals) -> list[tuple[str, np.ndarray]]:
+    """(alert, mask over the window rows) for each per-client alert."""
+    seconds = windows["window_seconds"].to_numpy()
+    count = {name: windows[name].to_numpy() for name in (*_COUNTS, "distinct_paths")}
+    five, one = seconds == 300, seconds == 60
+    return [
+        ("brute_force", five & (count["auth_failures"] >= signals.brute_force_auth_failures)),
+        (
+            "scanning",
+            five
+            & (
+                (count["not_found"] >= signals.scanning_not_found)
+                | (count["distinct_paths"] >= signals.scanning_distinct_paths)
+            ),
+        ),  # fmt: skip
+        ("flood", one & (count["requests"] >= signals.flood_requests)),
+        ("attack_burst", five & (count["attack_hits"] >= signals.attack_burst_hits)),
+    ]
+
+
+def _alert_lists(masks: list[tuple[str, np.ndarray]], rows: int) -> pa.Array:
+    """Masks -> per row the list of alert names it crossed, in the masks' order."""
+    hits = np.column_stack([mask for _, mask in masks]) if masks else np.zeros((rows, 0), dtype=bool)
+    row, which = np.nonzero(hits)  # row-major: rows ascending, alerts in order within a row
+    offsets = np.r_[0, np.cumsum(hits.sum(axis=1))].astype(np.int32)
+    names = pa.array([name for name, _ in masks], pa.string()).take(pa.array(which, pa.int64()))
+    return pa.ListArray.from_arrays(pa.array(offsets), names)
+
+
+def service_windows(rows: pa.Table, paths: np.ndarray) -> pa.Table:
+    """Activity -> one row per 5-minute window over every client (client columns null)."""
+    windows = _window_table(rows, 5, np.zeros(rows.num_rows, np.int64), paths)
+    for name in _CLIENT:
+        nulls = pa.nulls(windows.num_rows, windows[name].type)
+        windows = windows.set_column(windows.schema.get_field_index(name), name, nulls)
+    return windows
+
+
+class HourWindows(beam.DoFn):
+    """(hour, activity Batches) -> client windows and alerts (anonymised), and alerts with addresses (restricted).
+
+    Restricted alerts are kept only for windows inside the security window.
+    """
+
+    RESTRICTED_ALERTS = "restricted_alerts"
+    ALERTS = "alerts"
+
+    def __init__(self, signals: Signals, run_id: str, source_id: str, window_start_ms: int):
+        self.signals = signals
+        self.run_id = run_id
+        self.source_id = source_id  # names the run's set of inputs in part file names
+        self.window_start_ms = window_start_ms
+
+    def process(self, element: tuple[int, Iterable[Batch]]):
+        hour, batches = element
+        rows = pa.concat_tables([b.table for b in batches])
+        paths, _ = _codes(rows["path"])
+        service = service_windows(rows, paths)
+        known = pc.or_(pc.is_valid(rows["client_net"]), pc.is_valid(rows["client_token"])).to_numpy(
+            zero_copy_only=False
+        )
+        rows, paths = rows.filter(pa.array(known)), paths[known]
+        clients, _ = _codes(rows["client_ip"])
+        windows = pa.concat_tables([_window_table(rows, minutes, clients, paths) for minutes in WINDOW_MINUTES])
+        masks = client_alerts(windows, self.signals)
+        windows = windows.append_column("alerts", _alert_lists(masks, windows.num_rows))
+        alerts = pa.concat_tables(
+            [_alert_rows(windows, masks), _alert_rows(service, error_bursts(service, self.signals))]
+        )
+        windows, alerts = _with_run_id(windows, self.run_id), _with_run_id(alerts, self.run_id)
+
+        part = f"h{hour}"
+        yield Batch(self.source_id, part, windows.select(CLIENT_WINDOWS.names))
+        if alerts.num_rows:
+            yield beam.pvalue.TaggedOutput(self.ALERTS, Batch(self.source_id, part, alerts.select(ALERTS.names)))
+        inside = alerts.filter(pc.greater_equal(pc.cast(alerts["window_start"], pa.int64()), self.window_start_ms))
+        if inside.num_rows:
+            restricted = Batch(self.source_id, part, inside.select(RESTRICTED_ALERTS.names))
+            yield beam.pvalue.TaggedOutput(self.RESTRICTED_ALERTS, restricted)
+
+
+def error_bursts(service: pa.Table, signals: Signals) -> list[tuple[str, np.ndarray]]:
+    """The service-wide alert over 5-minute windows of every client: enough requests, and 5xx past the share."""
+    requests, errors = service["requests"].to_numpy(), service["server_errors"].to_numpy()
+    burst = (requests >= signals.error_burst_min_requests) & (errors >= signals.error_burst_share * requests)
+    return [("error_burst", burst)]
+
+
+def _with_run_id(table: pa.Table, run_id: str) -> pa.Table:
+    return table.append_column("run_id", pa.repeat(pa.scalar(run_id, pa.string()), table.num_rows))
+
+
+def _alert_rows(windows: pa.Table, masks: list[tuple[str, np.ndarray]]) -> pa.Table:
+    """One row per (window, alert crossed), with the window's client columns and counts."""
+    names = [n for n in RESTRICTED_ALERTS.names if n != "run_id"]
+    pieces = [RESTRICTED_ALERTS.remove(RESTRICTED_ALERTS.get_field_index("run_id")).empty_table()]
+    for name, mask in masks:
+        hit = windows.filter(pa.array(mask))
+        pieces.append(hit.append_column("alert", pa.repeat(pa.scalar(name, pa.string()), hit.num_rows)).select(names))
+    return pa.concat_tables(pieces)
