@@ -97,22 +97,32 @@ def activity(table: pa.Table, login: str) -> pa.Table:
     }
     order, starts, _ = _groups(minute, clients, paths)
     first = order[starts]
-    columns = {name: table[name].take(pa.array(first)) for name in _CLIENT}
-    columns["client_ip"] = client_values.take(pa.array(clients[first]))
+    # Activity crosses the shuffle: strings go as dictionaries (codes, and each distinct value once).
+    client_first = np.zeros(len(client_values), dtype=np.int64)
+    client_first[clients[::-1]] = np.arange(len(clients))[::-1]  # each client's first row
+    codes = pa.array(clients[first].astype(np.int32))
+    columns = {
+        name: pa.DictionaryArray.from_arrays(codes, table[name].combine_chunks().take(pa.array(client_first)))
+        for name in _CLIENT
+    }
     columns["minute"] = pa.array(minute[first])
-    columns["path"] = path_values.take(pa.array(paths[first]))
+    columns["path"] = pa.DictionaryArray.from_arrays(pa.array(paths[first].astype(np.int32)), path_values)
     for name, flag in flags.items():
         columns[name] = _sums(flag, order, starts)
     return pa.table(columns)
 
 
 def by_hour(rows: pa.Table) -> Iterator[tuple[int, pa.Table]]:
-    """(UTC hour since the epoch, its activity rows); rows come sorted by minute."""
+    """(UTC hour since the epoch, its activity rows); rows come sorted by minute.
+
+    Each hour's rows are copied out, not sliced: a slice would carry the whole
+    table's buffers through the shuffle.
+    """
     hours = rows["minute"].to_numpy() // 60
     edges = np.flatnonzero(np.diff(hours)) + 1
     for start, end in zip(np.r_[0, edges], np.r_[edges, len(hours)], strict=True):
         if end > start:
-            yield int(hours[start]), rows.slice(start, end - start)
+            yield int(hours[start]), rows.take(pa.array(np.arange(start, end)))
 
 
 class ClientActivity(beam.DoFn):
@@ -198,7 +208,7 @@ class HourWindows(beam.DoFn):
 
     def process(self, element: tuple[int, Iterable[Batch]]):
         hour, batches = element
-        rows = pa.concat_tables([b.table for b in batches])
+        rows = _decoded(pa.concat_tables([b.table for b in batches]))
         paths, _ = _codes(rows["path"])
         service = service_windows(rows, paths)
         known = pc.or_(pc.is_valid(rows["client_net"]), pc.is_valid(rows["client_token"])).to_numpy(
@@ -222,6 +232,12 @@ class HourWindows(beam.DoFn):
         if inside.num_rows:
             restricted = Batch(self.source_id, part, inside.select(RESTRICTED_ALERTS.names))
             yield beam.pvalue.TaggedOutput(self.RESTRICTED_ALERTS, restricted)
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary columns (as activity crosses the shuffle) back to plain values."""
+    plain = [pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema]
+    return table.cast(pa.schema(plain))
 
 
 def error_bursts(service: pa.Table, signals: Signals) -> list[tuple[str, np.ndarray]]:
