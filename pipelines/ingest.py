@@ -46,7 +46,7 @@ from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format
 from transforms.parse.logformat import CompiledFormat
 from transforms.read import CountLines, LogChunk, ReadLogChunks, first_lines, plan_ranges, read_chunks, source_id
 from transforms.schema import Batch
-from transforms.windows import ClientActivity, HourWindows
+from transforms.windows import ClientActivity, HourWindows, PrefixSets
 from transforms.write import WriteParts, commit
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -184,11 +184,20 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         | "Windows"
         >> beam.ParDo(
             HourWindows(cfg.signals, run.run_id, run.inputs_id, int(run.window_start.timestamp() * 1000))
-        ).with_outputs(HourWindows.ALERTS, HourWindows.RESTRICTED_ALERTS, main="client_windows")
+        ).with_outputs(
+            HourWindows.ALERTS, HourWindows.RESTRICTED_ALERTS, HourWindows.PREFIX_CLIENTS, main="client_windows"
+        )
+    )
+    windows.prefix_clients.element_type = beam.typehints.KV[int, Batch]
+    anonymity_sets = (
+        windows.prefix_clients
+        | "ByDay" >> beam.GroupByKey()
+        | "AnonymitySets" >> beam.ParDo(PrefixSets(run.run_id, run.inputs_id))
     )
 
     for batches in (parsed.requests, parsed.quarantine, anonymised.anonymised, anonymised.restricted,
-                    anonymised.clients, windows.client_windows, windows.alerts, windows.restricted_alerts):  # fmt: skip
+                    anonymised.clients, windows.client_windows, windows.alerts, windows.restricted_alerts,
+                    anonymity_sets):  # fmt: skip
         batches.element_type = Batch  # so Beam uses ArrowElementCoder, which sizes a table without pickling it
 
     def write(label: str, batches, zone: str, dataset: str, fixed_date: str | None = None):
@@ -203,6 +212,7 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         write("WriteClientWindows", windows.client_windows, "anonymised", "client_windows"),
         write("WriteAlerts", windows.alerts, "anonymised", "alerts"),
         write("WriteRestrictedAlerts", windows.restricted_alerts, "restricted", "alerts"),
+        write("WriteAnonymitySets", anonymity_sets, "audit", "anonymity_sets"),
         parsed.stats,
     )
     return (

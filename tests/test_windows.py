@@ -126,3 +126,15 @@ def test_thresholds_come_from_the_config(make_workspace) -> None:
     ingest.run(ws.config, [str(ws.log("a.log", first + second))], AS_OF)
     assert sorted(read(ws, "anonymised", "alerts")["alert"].to_pylist()) == ["error_burst", "scanning"]
     assert np.all(read(ws, "anonymised", "client_windows")["requests"].to_numpy() > 0)
+
+
+def test_anonymity_sets_count_distinct_clients_per_network_and_day(tmp_path) -> None:
+    ws = Workspace(tmp_path, input__chunk_lines=50)
+    lines = [clf_line(f"192.0.2.{i % 7}", dt.datetime(2026, 11, 24, i % 24, 5)) for i in range(300)]
+    lines += [clf_line(f"198.51.100.{i % 3}", dt.datetime(2026, 11, 23, 23, 59)) for i in range(40)]
+    lines += [clf_line("2001:db8:1:2::9", dt.datetime(2026, 11, 24, 1, 0)), clf_line("crawler.example.com")]
+    ingest.run(ws.config, [str(ws.log("a.log", lines[::2])), str(ws.log("b.log", lines[1::2]))], AS_OF)
+    sets = read(ws, "audit", "anonymity_sets")
+    got = sorted((str(r["dt"]), r["client_net"], r["distinct_clients"], r["requests"]) for r in sets.to_pylist())
+    assert got == [("2026-11-23", "198.51.100.0/24", 3, 40), ("2026-11-24", "192.0.2.0/24", 7, 300),
+                   ("2026-11-24", "2001:db8:1::/48", 1, 1)]  # fmt: skip

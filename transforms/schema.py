@@ -112,6 +112,18 @@ ALERTS = pa.schema([("alert", pa.string()), *_CLIENT, *_WINDOW_COUNTS, ("run_id"
 RESTRICTED_ALERTS = pa.schema([("alert", pa.string()), ("client_ip", pa.string()), *_CLIENT, *_WINDOW_COUNTS,
                                ("run_id", pa.string())])  # fmt: skip
 
+# Per day and published network: how many distinct clients share it (the anonymity set). Counts only.
+ANONYMITY_SETS = pa.schema(
+    [
+        ("day", TS),  # the UTC day the counts cover (midnight)
+        ("client_net", pa.string()),
+        ("ip_version", pa.int8()),
+        ("distinct_clients", pa.int64()),
+        ("requests", pa.int64()),
+        ("run_id", pa.string()),
+    ]
+)
+
 DATASETS = {
     ("restricted", "requests"): RESTRICTED_REQUESTS,
     ("anonymised", "requests"): ANONYMISED_REQUESTS,
@@ -119,6 +131,7 @@ DATASETS = {
     ("anonymised", "client_windows"): CLIENT_WINDOWS,
     ("anonymised", "alerts"): ALERTS,
     ("restricted", "alerts"): RESTRICTED_ALERTS,
+    ("audit", "anonymity_sets"): ANONYMITY_SETS,
 }
 
 

@@ -199,6 +199,7 @@ class HourWindows(beam.DoFn):
 
     RESTRICTED_ALERTS = "restricted_alerts"
     ALERTS = "alerts"
+    PREFIX_CLIENTS = "prefix_clients"  # (day, the hour's requests per published network and client) for PrefixSets
 
     def __init__(self, signals: Signals, run_id: str, source_id: str, window_start_ms: int):
         self.signals = signals
@@ -225,6 +226,9 @@ class HourWindows(beam.DoFn):
         windows, alerts = _with_run_id(windows, self.run_id), _with_run_id(alerts, self.run_id)
 
         part = f"h{hour}"
+        yield beam.pvalue.TaggedOutput(
+            self.PREFIX_CLIENTS, (hour // 24, Batch(self.source_id, part, prefix_clients(rows)))
+        )
         yield Batch(self.source_id, part, windows.select(CLIENT_WINDOWS.names))
         if alerts.num_rows:
             yield beam.pvalue.TaggedOutput(self.ALERTS, Batch(self.source_id, part, alerts.select(ALERTS.names)))
@@ -232,6 +236,53 @@ class HourWindows(beam.DoFn):
         if inside.num_rows:
             restricted = Batch(self.source_id, part, inside.select(RESTRICTED_ALERTS.names))
             yield beam.pvalue.TaggedOutput(self.RESTRICTED_ALERTS, restricted)
+
+
+def prefix_clients(rows: pa.Table) -> pa.Table:
+    """Activity -> requests per (published network, client): what anonymity sets are counted from."""
+    rows = rows.filter(pc.is_valid(rows["client_net"]))
+    nets, _ = _codes(rows["client_net"])
+    clients, _ = _codes(rows["client_ip"])
+    order, starts, _ = _groups(nets, clients)
+    first = pa.array(order[starts])
+    return pa.table(
+        {
+            "client_net": rows["client_net"].take(first),
+            "ip_version": rows["ip_version"].take(first),
+            "client_ip": rows["client_ip"].take(first),
+            "requests": _sums(rows["requests"].to_numpy(), order, starts),
+        }
+    )
+
+
+class PrefixSets(beam.DoFn):
+    """(day, requests per network and client) -> per published network: distinct clients and requests.
+
+    The anonymity set of a `client_net` is the number of distinct clients behind it
+    on that day, counted here while the addresses exist and kept as a count only.
+    """
+
+    def __init__(self, run_id: str, source_id: str):
+        self.run_id = run_id
+        self.source_id = source_id
+
+    def process(self, element: tuple[int, Iterable[Batch]]) -> Iterator[Batch]:
+        day, batches = element
+        rows = pa.concat_tables([b.table for b in batches])
+        nets, _ = _codes(rows["client_net"])
+        clients, _ = _codes(rows["client_ip"])
+        pair_order, pair_starts, _ = _groups(nets, clients)
+        order, starts, _ = _groups(nets)
+        table = pa.table(
+            {
+                "day": pa.array(np.full(len(starts), day * 86_400_000, np.int64)).cast(TS),
+                "client_net": rows["client_net"].take(pa.array(order[starts])),
+                "ip_version": rows["ip_version"].take(pa.array(order[starts])),
+                "distinct_clients": pa.array(np.bincount(nets[pair_order[pair_starts]], minlength=len(starts))),
+                "requests": _sums(rows["requests"].to_numpy(), order, starts),
+            }
+        )
+        yield Batch(self.source_id, f"d{day}", _with_run_id(table, self.run_id))
 
 
 def _decoded(table: pa.Table) -> pa.Table:

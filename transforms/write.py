@@ -38,9 +38,10 @@ def staging_root(zone_uri: str, run_id: str) -> str:
 def by_event_date(table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
     """(YYYY-MM-DD, rows of that UTC date) for each date present, oldest first.
 
-    The date is the event's (`ts`), or for windows of events their start's (`window_start`).
+    The date is the event's (`ts`), for windows of events their start's (`window_start`),
+    for counts per day the day's (`day`).
     """
-    moment = table["ts"] if "ts" in table.column_names else table["window_start"]
+    moment = next(table[name] for name in ("ts", "window_start", "day") if name in table.column_names)
     days = pc.cast(moment, pa.int64()).to_numpy() // _MS_PER_DAY
     distinct = np.unique(days).tolist()
     for day in distinct:
