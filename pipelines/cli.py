@@ -20,6 +20,7 @@ from transforms.errors import LogshroudError, redact
 # job -> (module with `main(argv) -> exit code`, what it does)
 _JOBS = {
     "ingest": ("pipelines.ingest", "read access logs into the restricted and anonymised zones"),
+    "query": ("pipelines.query", "SQL over the anonymised zone with DuckDB, and saved questions (--list-saved)"),
     "demo": ("pipelines.demo", "make a realistic day of logs, ingest it, and show where everything went"),
 }
 
