@@ -9,7 +9,10 @@ import pytest
 
 from transforms.config import Config, ConfigError, default_config_path, load_config, parse_config
 
-KNOWN_TOP_LEVEL = "(known here: anonymise, input, keys, security_window_days, storage, zones)"
+KNOWN_TOP_LEVEL = (
+    "(known here: anonymise, anonymised_retention_days, daily, input, keys, raw_retention, security_window_days, "
+    "storage, zones)"
+)
 
 
 def written(tmp_path: Path, text: str | bytes, name: str = "config.yaml") -> Path:
