@@ -1,6 +1,8 @@
 """The `logshroud` command line: one subcommand per job.
 
     logshroud ingest --config configs/default.yaml --input 'logs/access.log*' [--as-of T] [Beam options]
+    logshroud sweep --config F [--as-of T] [--dry-run]
+    logshroud verify --config F [--as-of T] [--json]
     logshroud demo [--lines 200000] [--workdir .]
 
 A problem the user can fix is one line on stderr, `logshroud: error: ...`, and exit
@@ -21,6 +23,8 @@ from transforms.errors import LogshroudError, redact
 _JOBS = {
     "ingest": ("pipelines.ingest", "read access logs into the restricted and anonymised zones"),
     "demo": ("pipelines.demo", "make a realistic day of logs, ingest it, and show where everything went"),
+    "sweep": ("pipelines.sweep", "delete and coarsen what is past its time, destroy expired keys, record it all"),
+    "verify": ("pipelines.verify", "check every zone against the retention and no-leak controls"),
 }
 
 
