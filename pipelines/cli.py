@@ -3,6 +3,8 @@
     logshroud ingest --config configs/default.yaml --input 'logs/access.log*' [--as-of T] [Beam options]
     logshroud sweep --config F [--as-of T] [--dry-run]
     logshroud verify --config F [--as-of T] [--json]
+    logshroud keys list | rotate | destroy KEY_ID [--config F] [--as-of T]
+    logshroud daily --config F [--date D] [--as-of T] [Beam options]
     logshroud demo [--lines 200000] [--workdir .]
 
 A problem the user can fix is one line on stderr, `logshroud: error: ...`, and exit
@@ -25,6 +27,8 @@ _JOBS = {
     "demo": ("pipelines.demo", "make a realistic day of logs, ingest it, and show where everything went"),
     "sweep": ("pipelines.sweep", "delete and coarsen what is past its time, destroy expired keys, record it all"),
     "verify": ("pipelines.verify", "check every zone against the retention and no-leak controls"),
+    "keys": ("pipelines.keys", "list, rotate or destroy the HMAC keys"),
+    "daily": ("pipelines.daily", "the scheduled run: ingest a day's logs, sweep, verify"),
 }
 
 

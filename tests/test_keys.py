@@ -1,9 +1,11 @@
-"""Keys: destruction for good, and the AWS Secrets Manager keyring (on a real local endpoint)."""
+"""Keys: destruction for good, the AWS Secrets Manager keyring (on a real local endpoint), and `logshroud keys`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -11,12 +13,15 @@ from pathlib import Path
 import boto3
 import pytest
 
+from pipelines import verify
 from tests.test_keyring import SECRET_HEX, WEEK_OF_2026_11_23, key_entry, keyring_document, mode_of, write_keyring
+from tests.test_sweep import DAYS, ingest_week, read, records, retention_workspace
 from transforms.config import ConfigError, Keys, parse_config
 from transforms.keyring import Key, Keyring, KeyringError, open_keyring
 from transforms.secrets_keyring import SecretsManagerKeyring
 
 UTC = dt.timezone.utc
+LOGSHROUD = [sys.executable, "-m", "pipelines.cli"]
 WHEN = dt.datetime(2027, 2, 21, 3, 0, tzinfo=UTC)
 
 
@@ -191,3 +196,50 @@ def test_secrets_manager_errors_are_one_line(secrets_keys: Keys) -> None:
         f"secretsmanager:{dead.secrets_prefix}2026-11-23.destroyed: cannot read secret (EndpointConnectionError)"
     )
     assert raised.value.__cause__ is None and raised.value.__suppress_context__
+
+
+# --- logshroud keys -----------------------------------------------------------------------------------------
+
+
+def run_keys(ws, *argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*LOGSHROUD, "keys", *argv, "--config", str(ws.config_path)], capture_output=True,
+                          text=True, cwd=ws.root)  # fmt: skip
+
+
+def test_keys_rotate_list_and_destroy(tmp_path: Path) -> None:
+    ws = retention_workspace(tmp_path)
+    rotated = run_keys(ws, "rotate", "--as-of", "2026-11-25T02:00:00Z")
+    assert rotated.returncode == 0, rotated.stderr
+    made = rotated.stdout.splitlines()
+    assert made[0].endswith(": 2 key(s) made")
+    assert [line.split()[1] for line in made[1:]] == ["2026-11-23..2026-11-30", "2026-11-30..2026-12-07"]
+    assert run_keys(ws, "rotate", "--as-of", "2026-11-25T02:00:00Z").stdout.splitlines()[0].endswith(": 0 key(s) made")
+
+    ingest_week(ws)  # events of 18..24 Nov: the 16 Nov epoch's key is made by the ingest
+    listed = run_keys(ws, "list", "--as-of", "2026-12-01T02:00:00Z")
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].endswith(": 3 key(s)")
+    assert lines[1].endswith("living, past its retention since 2026-11-30: the next sweep destroys it")
+    assert lines[2].endswith("living, due for destruction 2026-12-07")
+    stored = open_keyring(ws.config.keys).keys()
+    secrets = [k.secret.hex() for k in stored if k.secret]
+    assert len(secrets) == 3 and not [s for s in secrets if s in listed.stdout + rotated.stdout]
+
+    first_id = lines[1].split()[0]
+    destroyed = run_keys(ws, "destroy", first_id, "--as-of", "2026-11-26T02:00:00Z")
+    assert destroyed.returncode == 0, destroyed.stderr
+    out = destroyed.stdout.splitlines()
+    assert "6 deletion record(s) written" in out[0]
+    assert out[1] == f"  destroy key {first_id} (epoch 2026-11-16..2026-11-23): destroyed on request"
+    assert [line.split()[1] for line in out[2:]] == [f"anonymised/requests/dt={d}:" for d in DAYS[:5]]
+    written = records(ws)
+    assert written[0]["job"] == "keys destroy" and written[0]["rule"] == {"setting": "keys destroy", "value": first_id}
+    assert {r["client_token"] for r in read(ws, "anonymised").to_pylist() if str(r["dt"]) < "2026-11-23"} == {None}
+    checks = {c.name: c.passed for c in verify.run(ws.config, dt.datetime(2026, 11, 26, 2, 0, tzinfo=UTC))}
+    assert checks["destroyed_keys_coarsened"] and checks["manifests_match_files"] and checks["no_address_or_email"]
+    assert run_keys(ws, "list").stdout.splitlines()[1].endswith("destroyed 2026-11-26T02:00:00Z")
+
+    unknown = run_keys(ws, "destroy", "k20260101-000000")
+    assert unknown.returncode == 2
+    assert unknown.stderr == f"logshroud: error: {ws.config.keys.path}: no key k20260101-000000\n"
