@@ -17,11 +17,11 @@ Exit codes a scheduler can act on:
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 from dataclasses import dataclass
 
 from pipelines import ingest, sweep, verify
+from pipelines.job_options import job_parser, parse_as_of
 from transforms import storage
 from transforms.config import Config, load_config
 from transforms.errors import LogshroudError
@@ -87,20 +87,13 @@ def report(daily: Daily) -> str:
     return "\n".join(lines)
 
 
-def arguments() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="logshroud daily", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="config file (default: the embedded configs/default.yaml)")
+def main(argv: list[str]) -> int:
+    """`logshroud daily`: see the module docstring for the exit codes."""
+    parser = job_parser("logshroud daily", __doc__)
     parser.add_argument(
         "--date", type=dt.date.fromisoformat, help="the day to ingest (default: the day before --as-of)"
     )
-    parser.add_argument("--as-of", help="'now' for every age decision (ISO 8601; default: the clock)")
-    return parser
-
-
-def main(argv: list[str]) -> int:
-    """`logshroud daily`: see the module docstring for the exit codes."""
-    args, beam_args = arguments().parse_known_args(argv)
-    config = load_config(args.config)
-    daily = run(config, args.date, ingest.parse_time(args.as_of) if args.as_of else None, beam_args)
+    args, beam_args = parser.parse_known_args(argv)
+    daily = run(load_config(args.config), args.date, parse_as_of(args), beam_args)
     print(report(daily))
     return daily.exit_code

@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 
-from pipelines.ingest import new_run_id, parse_time, zone_uris
+from pipelines.ingest import new_run_id, zone_uris
+from pipelines.job_options import add_config_and_as_of, parse_as_of
 from pipelines.sweep import Sweep, coarsenings, execute, key_destruction, summary
 from transforms.config import Config, load_config
 from transforms.keyring import Key, KeyStore, epoch_numbers, open_keyring
@@ -68,27 +69,25 @@ def arguments() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, text in (("list", "every key, living or destroyed"), ("rotate", "make this epoch's and the next key"),
                        ("destroy", "destroy one key now and coarsen its partitions")):  # fmt: skip
-        command = commands.add_parser(name, help=text)
+        command = add_config_and_as_of(commands.add_parser(name, help=text))
         if name == "destroy":
             command.add_argument("key_id", metavar="KEY_ID")
-        command.add_argument("--config", help="config file (default: the embedded configs/default.yaml)")
-        command.add_argument("--as-of", help="'now' for every age decision (ISO 8601; default: the clock)")
     return parser
 
 
 def main(argv: list[str]) -> int:
+    """`logshroud keys list | rotate | destroy KEY_ID`: exit 0 when done."""
     args = arguments().parse_args(argv)
-    config = load_config(args.config)
-    as_of = parse_time(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc)
+    config, now = load_config(args.config), parse_as_of(args)
     keyring = open_keyring(config.keys)
     if args.command == "list":
         keys = keyring.keys()
         print(f"{keyring.location}: {len(keys)} key(s)")
-        print("\n".join(listing(keys, config.keys.retention_days, as_of)))
+        print("\n".join(listing(keys, config.keys.retention_days, now)))
     elif args.command == "rotate":
-        made = rotate(keyring, as_of)
+        made = rotate(keyring, now)
         print(f"{keyring.location}: {len(made)} key(s) made")
-        print("\n".join(listing(made, config.keys.retention_days, as_of)))
+        print("\n".join(listing(made, config.keys.retention_days, now)))
     else:
-        print(summary(destroy(config, keyring, args.key_id, as_of), dry_run=False))
+        print(summary(destroy(config, keyring, args.key_id, now), dry_run=False))
     return 0

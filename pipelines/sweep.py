@@ -22,7 +22,6 @@ verify then reports the file or key still there, and the next sweep does it agai
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
 from dataclasses import dataclass, field
@@ -30,7 +29,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.ingest import new_run_id, parse_time, zone_uris
+from pipelines.ingest import new_run_id, zone_uris
+from pipelines.job_options import job_parser, parse_as_of
 from transforms import storage
 from transforms.config import Config, load_config
 from transforms.keyring import Key, KeyStore, open_keyring
@@ -295,17 +295,11 @@ def summary(sweep: Sweep, dry_run: bool) -> str:
     return "\n".join([head, *(f"  {a.describe()}" for a in sweep.actions)])
 
 
-def arguments() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="logshroud sweep", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="config file (default: the embedded configs/default.yaml)")
-    parser.add_argument("--as-of", help="'now' for every age decision (ISO 8601; default: the clock)")
-    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
-    return parser
-
-
 def main(argv: list[str]) -> int:
     """`logshroud sweep`: exit 0 once everything past its time is gone (or, dry run, planned)."""
-    args = arguments().parse_args(argv)
-    sweep = run(load_config(args.config), parse_time(args.as_of) if args.as_of else None, args.dry_run)
+    parser = job_parser("logshroud sweep", __doc__)
+    parser.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    args = parser.parse_args(argv)
+    sweep = run(load_config(args.config), parse_as_of(args), args.dry_run)
     print(summary(sweep, args.dry_run))
     return 0

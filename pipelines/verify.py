@@ -24,7 +24,6 @@ Reads every zone and checks each control, printing PASS or FAIL with its evidenc
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 from collections import Counter
@@ -34,7 +33,8 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.ingest import parse_time, zone_uris
+from pipelines.ingest import zone_uris
+from pipelines.job_options import job_parser, parse_as_of
 from pipelines.sweep import long_term_prefixes
 from transforms import storage
 from transforms.config import Config, load_config
@@ -386,19 +386,12 @@ def text(checks: list[Check], as_of: dt.datetime) -> str:
     return "\n".join(lines)
 
 
-def arguments() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="logshroud verify", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--config", help="config file (default: the embedded configs/default.yaml)")
-    parser.add_argument("--as-of", help="'now' for every age decision (ISO 8601; default: the clock)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
-    return parser
-
-
 def main(argv: list[str]) -> int:
     """`logshroud verify`: exit 0 when every control passes, 1 when any fails."""
-    args = arguments().parse_args(argv)
-    config = load_config(args.config)
-    as_of = parse_time(args.as_of) if args.as_of else dt.datetime.now(dt.timezone.utc)
-    checks = run(config, as_of)
-    print(json.dumps(report(checks, as_of, config), indent=1) if args.json else text(checks, as_of))
+    parser = job_parser("logshroud verify", __doc__)
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    args = parser.parse_args(argv)
+    config, now = load_config(args.config), parse_as_of(args)
+    checks = run(config, now)
+    print(json.dumps(report(checks, now, config), indent=1) if args.json else text(checks, now))
     return 0 if all(c.passed for c in checks) else 1
