@@ -120,11 +120,19 @@ def window_deletions(partitions: list[Partition], setting: str, days: int, first
     """Deletion of every partition whose whole day is before `first_kept`, under the rule `setting`."""
     reason = f"every record is past {days} days ({setting}), which keep {first_kept} on"
     return [
-        Action(DELETE_PARTITION, p.zone, {"setting": setting, "value": days}, reason,
-               {"partition": p.day, "first_day_kept": first_kept}, p.dataset, p.day,
-               tuple({"path": f.path, "bytes": f.size, "rows": parquet_footer(f.path).num_rows} for f in p.files))
-        for p in partitions if p.day < first_kept
-    ]  # fmt: skip
+        Action(
+            DELETE_PARTITION,
+            p.zone,
+            rule={"setting": setting, "value": days},
+            reason=reason,
+            dates={"partition": p.day, "first_day_kept": first_kept},
+            dataset=p.dataset,
+            partition=p.day,
+            objects=tuple({"path": f.path, "bytes": f.size, "rows": parquet_footer(f.path).num_rows} for f in p.files),
+        )
+        for p in partitions
+        if p.day < first_kept
+    ]
 
 
 def raw_deletions(zones: dict[str, str], window: str, window_days: int) -> list[Action]:
@@ -134,9 +142,10 @@ def raw_deletions(zones: dict[str, str], window: str, window_days: int) -> list[
         Action(
             DELETE_RAW,
             "raw",
-            {"setting": "raw_retention", "value": "delete", "window_days": window_days},
-            f"its newest line is from {log.newest_event}, past the {window_days}-day window, which starts {window}",
-            {"newest_event": log.newest_event, "first_day_kept": window},
+            rule={"setting": "raw_retention", "value": "delete", "window_days": window_days},
+            reason=f"its newest line is from {log.newest_event}, past the {window_days}-day window, "
+            f"which starts {window}",
+            dates={"newest_event": log.newest_event, "first_day_kept": window},
             objects=({"path": log.stored.path, "bytes": log.stored.size, "rows": log.lines},),
         )
         for log in logs
@@ -149,9 +158,9 @@ def key_destruction(key: Key, retention_days: int, rule: dict | None = None, rea
     return Action(
         DESTROY_KEY,
         "keys",
-        rule or {"setting": "keys.retention_days", "value": retention_days},
-        reason or f"{retention_days} days from its epoch's first day, due {due}",
-        {"not_before": key.not_before, "not_after": key.not_after, "due": due},
+        rule=rule or {"setting": "keys.retention_days", "value": retention_days},
+        reason=reason or f"{retention_days} days from its epoch's first day, due {due}",
+        dates={"not_before": key.not_before, "not_after": key.not_after, "due": due},
         key=key,
     )
 
@@ -174,13 +183,14 @@ def coarsenings(partition: Partition, destroyed: list[Key], config: Config) -> l
         Action(
             COARSEN,
             partition.zone,
-            {"setting": "keys.retention_days", "value": config.keys.retention_days},
-            f"key {key.id} of its epoch is destroyed: tokens and key ids removed, networks widened to /{v4} and /{v6}",
-            {"partition": partition.day, "key_not_before": key.not_before, "key_not_after": key.not_after},
-            partition.dataset,
-            partition.day,
-            objects,
-            key,
+            rule={"setting": "keys.retention_days", "value": config.keys.retention_days},
+            reason=f"key {key.id} of its epoch is destroyed: tokens and key ids removed, "
+            f"networks widened to /{v4} and /{v6}",
+            dates={"partition": partition.day, "key_not_before": key.not_before, "key_not_after": key.not_after},
+            dataset=partition.dataset,
+            partition=partition.day,
+            objects=objects,
+            key=key,
         )
     ]
 

@@ -119,19 +119,23 @@ def _scan_table(found: ZoneFile, table: pa.Table, scrubbers: tuple[Scrubber, Scr
         found.key_ids = frozenset(k for k in table["key_id"].unique().to_pylist() if k)
 
 
-def audit_leaks(audit_uri: str, scrubber: Scrubber) -> tuple[int, dict[str, Counter]]:
-    """(files read, path -> kind -> values) for the audit zone: every file holding what scrubbing would remove."""
+def audit_leaks(audit_uri: str, scrubber: Scrubber) -> tuple[int, dict[str, str]]:
+    """(files read, path -> what is wrong) for the audit zone: each file holding what scrubbing would remove."""
     stored_files = storage.list_tree(audit_uri)
     found = {}
     for stored in stored_files:
         data = storage.read_bytes(stored.path)
-        if stored.path.endswith(".parquet"):
-            table = pq.read_table(pa.BufferReader(data))
-            kinds = sum((leaks(values, scrubber) for _, values in string_columns(table)), Counter())
-        else:
+        if not stored.path.endswith(".parquet"):
             kinds = leaks(pa.array(_text_strings(stored.path, data), pa.string()), scrubber)
+        else:
+            try:
+                table = pq.read_table(pa.BufferReader(data))
+            except (pa.ArrowException, OSError) as error:
+                found[stored.path] = f"not readable as Parquet ({type(error).__name__})"
+                continue
+            kinds = sum((leaks(values, scrubber) for _, values in string_columns(table)), Counter())
         if kinds:
-            found[stored.path] = kinds
+            found[stored.path] = _kinds(kinds)
     return len(stored_files), found
 
 
@@ -225,7 +229,7 @@ def anonymised_within_retention(files: list[ZoneFile], config: Config, as_of: dt
 
 
 def no_address_or_email(
-    anonymised: list[ZoneFile], audit: tuple[int, dict[str, Counter]], config: Config, zones: dict[str, str]
+    anonymised: list[ZoneFile], audit: tuple[int, dict[str, str]], config: Config, zones: dict[str, str]
 ) -> Check:
     a = config.anonymise
     check = Check(
@@ -243,8 +247,8 @@ def no_address_or_email(
             check.failures.append(f"{relative_name(found.path, zones)}: not readable as Parquet ({found.unreadable})")
         for column, kinds in sorted(found.leaks.items()):
             check.failures.append(f"{relative_name(found.path, zones)}: column {column}: {_kinds(kinds)}")
-    for path, kinds in sorted(audit[1].items()):
-        check.failures.append(f"{relative_name(path, zones)}: {_kinds(kinds)}")
+    for path, wrong in sorted(audit[1].items()):
+        check.failures.append(f"{relative_name(path, zones)}: {wrong}")
     return check
 
 

@@ -13,6 +13,7 @@ backend) except as the bytes handed to HMAC: `repr` and errors name key ids only
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import dataclasses
 import datetime as dt
@@ -83,7 +84,7 @@ class Key:
                 "destroyed": self.destroyed}  # fmt: skip
 
 
-class KeyStore:
+class KeyStore(abc.ABC):
     """What every keyring does, wherever it keeps its keys: one key per epoch, made on first
     use and agreed on by parallel workers, destroyed for good when its time comes.
 
@@ -126,6 +127,7 @@ class KeyStore:
         return destroyed
 
     def new_key(self, start: str) -> Key:
+        """A fresh key for the epoch starting `start` (`YYYY-MM-DD`): 256 random bits, not yet stored."""
         first = dt.date.fromisoformat(start)
         return Key(
             id=f"k{first:%Y%m%d}-{secrets.token_hex(3)}",
@@ -136,19 +138,21 @@ class KeyStore:
         )
 
     @property
+    @abc.abstractmethod
     def location(self) -> str:
         """Where the keys live, for messages: a path or a secret name prefix, never a secret."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def keys(self) -> list[Key]:
         """Every key, living and destroyed, oldest epoch first."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _obtain(self, start: str) -> Key:
-        raise NotImplementedError
+        """The key of the epoch starting `start`, as stored, or created and stored if there is none."""
 
+    @abc.abstractmethod
     def _destroy(self, key: Key) -> None:
-        raise NotImplementedError
+        """Store `key` (no secret, `destroyed` set) in place of the living one, its secret gone for good."""
 
 
 class Keyring(KeyStore):
