@@ -1,6 +1,10 @@
 """The `logshroud` command line: one subcommand per job.
 
     logshroud ingest --config configs/default.yaml --input 'logs/access.log*' [--as-of T] [Beam options]
+    logshroud sweep --config F [--as-of T] [--dry-run]
+    logshroud verify --config F [--as-of T] [--json]
+    logshroud keys list | rotate | destroy KEY_ID [--config F] [--as-of T]
+    logshroud daily --config F [--date D] [--as-of T] [Beam options]
     logshroud demo [--lines 200000] [--workdir .]
 
 A problem the user can fix is one line on stderr, `logshroud: error: ...`, and exit
@@ -22,6 +26,10 @@ _JOBS = {
     "ingest": ("pipelines.ingest", "read access logs into the restricted and anonymised zones"),
     "query": ("pipelines.query", "SQL over the anonymised zone with DuckDB, and saved questions (--list-saved)"),
     "demo": ("pipelines.demo", "make a realistic day of logs, ingest it, and show where everything went"),
+    "sweep": ("pipelines.sweep", "delete and coarsen what is past its time, destroy expired keys, record it all"),
+    "verify": ("pipelines.verify", "check every zone against the retention and no-leak controls"),
+    "keys": ("pipelines.keys", "list, rotate or destroy the HMAC keys"),
+    "daily": ("pipelines.daily", "the scheduled run: ingest a day's logs, sweep, verify"),
 }
 
 

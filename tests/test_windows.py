@@ -138,3 +138,19 @@ def test_anonymity_sets_count_distinct_clients_per_network_and_day(tmp_path) -> 
     got = sorted((str(r["dt"]), r["client_net"], r["distinct_clients"], r["requests"]) for r in sets.to_pylist())
     assert got == [("2026-11-23", "198.51.100.0/24", 3, 40), ("2026-11-24", "192.0.2.0/24", 7, 300),
                    ("2026-11-24", "2001:db8:1::/48", 1, 1)]  # fmt: skip
+
+
+def test_a_chunk_across_a_key_epoch_gives_each_window_the_token_of_its_own_epoch(tmp_path) -> None:
+    ws = Workspace(tmp_path)
+    sunday, monday = dt.datetime(2026, 11, 22, 23, 59), dt.datetime(2026, 11, 23, 0, 1)  # epochs start on Mondays
+    ingest.run(ws.config, [str(ws.log("a.log", [clf_line("192.0.2.5", sunday), clf_line("192.0.2.5", monday)]))], AS_OF)
+    requests = {r["ts"]: (r["client_token"], r["key_id"]) for r in read(ws, "anonymised", "requests").to_pylist()}
+    windows = read(ws, "anonymised", "client_windows").to_pylist()
+    assert len(set(requests.values())) == 2
+    for window in windows:
+        (inside,) = [
+            v
+            for ts, v in requests.items()
+            if 0 <= (ts - window["window_start"]).total_seconds() < window["window_seconds"]
+        ]
+        assert (window["client_token"], window["key_id"]) == inside

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from transforms.addresses import format_network, mask, parse_address
 from transforms.config import Anonymise, Keys
-from transforms.keyring import Keyring, epoch_numbers
+from transforms.keyring import epoch_numbers, open_keyring
 from transforms.schema import ANONYMISED_REQUESTS, TS, Batch
 from transforms.scrub import Scrubber
 
@@ -200,7 +200,7 @@ class AnonymiseRequests(beam.DoFn):
         self.window_start = pa.scalar(window_start, TS)
 
     def setup(self) -> None:
-        keyring = Keyring(self.keys.path, self.keys.epoch_days)
+        keyring = open_keyring(self.keys)
         self.clients = ClientAnonymiser(self.settings.ipv4_prefix, self.settings.ipv6_prefix, keyring.key_for_epoch)
         self.scrubber = Scrubber(self.settings.ipv4_prefix, self.settings.ipv6_prefix, self.settings.secret_params)
 

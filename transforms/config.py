@@ -69,13 +69,27 @@ class Anonymise:
     ipv4_prefix: int = 24
     ipv6_prefix: int = 48
     secret_params: tuple[str, ...] = DEFAULT_SECRET_PARAMS
+    # What `client_net` and scrubbed addresses widen to once a partition's token key is
+    # destroyed: with the token gone, a /24 would be the finest trace left of a client.
+    long_term_ipv4_prefix: int = 16
+    long_term_ipv6_prefix: int = 32
 
 
 @dataclass(frozen=True)
 class Keys:
-    path: str = "./keys/keyring.json"
+    path: str = "./keys/keyring.json"  # the file backend's keyring
     epoch_days: int = 7
-    retention_days: int = 90
+    retention_days: int = 90  # counted from the first day of a key's epoch
+    backend: str = "file"  # file | aws_secrets_manager
+    secrets_prefix: str = "logshroud/keys/"  # aws_secrets_manager: one secret per epoch under this name prefix
+    region: str | None = None  # aws_secrets_manager: default boto3's
+    endpoint_url: str | None = None  # aws_secrets_manager: default AWS_ENDPOINT_URL_SECRETS_MANAGER, then AWS
+
+
+@dataclass(frozen=True)
+class Daily:
+    # Input globs of `logshroud daily`; `{date:%Y/%m/%d}` becomes the day being ingested.
+    inputs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,9 @@ class Config:
     anonymise: Anonymise = field(default_factory=Anonymise)
     keys: Keys = field(default_factory=Keys)
     signals: Signals = field(default_factory=Signals)
+    raw_retention: str = "keep"  # keep | delete: the sweep deletes raw logs once their newest line is past the window
+    anonymised_retention_days: int | None = None  # None: anonymised data is kept (coarsened once keys are destroyed)
+    daily: Daily = field(default_factory=Daily)
     source: str = field(default="<defaults>", compare=False)
 
     def digest(self) -> str:
@@ -128,6 +145,9 @@ _RANGES = {
     ("", "security_window_days"): (0, 3650),
     ("keys", "epoch_days"): (1, 366),
     ("keys", "retention_days"): (1, 36500),
+    ("anonymise", "long_term_ipv4_prefix"): (0, 32),
+    ("anonymise", "long_term_ipv6_prefix"): (0, 128),
+    ("", "anonymised_retention_days"): (1, 36500),
     ("input", "max_line_bytes"): (256, 16 * 1024 * 1024),
     ("input", "chunk_lines"): (1, 10_000_000),
     ("input", "range_bytes"): (1, 2**40),
@@ -148,6 +168,8 @@ _RANGES = {
 }
 _CHOICES = {
     ("storage.s3", "addressing_style"): ("auto", "path", "virtual"),
+    ("keys", "backend"): ("file", "aws_secrets_manager"),
+    ("", "raw_retention"): ("keep", "delete"),
 }
 
 
@@ -185,6 +207,12 @@ def parse_config(document: Any, source: str) -> Config:
         raise ConfigError(f"{source}: input.trusted_proxies: {error}") from None
     if config.input.trusted_proxies and compiled != "auto" and not logs_xff(compiled):
         raise ConfigError(f"{source}: input.trusted_proxies: the format logs no X-Forwarded-For header to read")
+    if config.keys.retention_days < config.keys.epoch_days:
+        # A key's age counts from its epoch's first day: it would be destroyed while still in use.
+        raise ConfigError(
+            f"{source}: keys.retention_days: {config.keys.retention_days} is shorter than keys.epoch_days "
+            f"({config.keys.epoch_days})"
+        )
     return dataclasses.replace(config, source=source)
 
 
@@ -231,7 +259,9 @@ def _value(kind: Any, raw: Any, source: str, prefix: str, name: str) -> Any:
     key = f"{prefix}{name}"
     if dataclasses.is_dataclass(kind):
         return _build(kind, raw, source, key + ".")
-    if kind is int:
+    if kind == (int | None) and raw is None:
+        return None
+    if kind in (int, int | None):
         low, high = _RANGES.get((prefix.rstrip("."), name), (None, None))
         if isinstance(raw, bool) or not isinstance(raw, int) or (low is not None and not low <= raw <= high):
             span = f" from {low} to {high}" if low is not None else ""

@@ -76,7 +76,7 @@ def activity(table: pa.Table, login: str) -> pa.Table:
     """Requests (with client columns and `attack_families`) -> one row per (minute, client, path) with counts."""
     status = pc.fill_null(table["status"], 0).to_numpy().astype(np.int64)
     minute = pc.cast(table["ts"], pa.int64()).to_numpy() // _MS_PER_MINUTE
-    clients, client_values = _codes(table["client_ip"])
+    clients, _ = _codes(table["client_ip"])
     paths, path_values = _codes(table["path"])
     auth = np.isin(status, (401, 403))
     if auth.any():
@@ -98,12 +98,14 @@ def activity(table: pa.Table, login: str) -> pa.Table:
     order, starts, _ = _groups(minute, clients, paths)
     first = order[starts]
     # Activity crosses the shuffle: strings go as dictionaries (codes, and each distinct value once).
-    client_first = np.zeros(len(client_values), dtype=np.int64)
-    client_first[clients[::-1]] = np.arange(len(clients))[::-1]  # each client's first row
-    codes = pa.array(clients[first].astype(np.int32))
+    # A client's token and key id change with the key epoch, which a chunk may span: a client in
+    # each epoch is a value of its own.
+    keys, _ = _codes(table["key_id"])
+    pair_order, pair_starts, pair = _groups(clients, keys)
+    codes = pa.array(pair[first].astype(np.int32))
+    pair_first = pa.array(pair_order[pair_starts])
     columns = {
-        name: pa.DictionaryArray.from_arrays(codes, table[name].combine_chunks().take(pa.array(client_first)))
-        for name in _CLIENT
+        name: pa.DictionaryArray.from_arrays(codes, table[name].combine_chunks().take(pair_first)) for name in _CLIENT
     }
     columns["minute"] = pa.array(minute[first])
     columns["path"] = pa.DictionaryArray.from_arrays(pa.array(paths[first].astype(np.int32)), path_values)
