@@ -273,8 +273,9 @@ def _alternation(patterns: Iterable[str]) -> str:
 
 # --- the patterns of each kind of text ------------------------------------------------------------
 
-# Put before a prefiltered text, with a character for the family after it, for routing:
-# private-use characters, which no normalised text starts with.
+# Put before a prefiltered text for routing, followed by the family's position as a
+# character: a private-use character, and the pattern anchors at it, so what the text
+# itself holds cannot pass for a tag.
 _ROUTING_TAG = "\ue000"
 
 
