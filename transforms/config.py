@@ -94,6 +94,16 @@ class Signals:
 
 
 @dataclass(frozen=True)
+class Report:
+    # A published network shared by fewer distinct clients than this on a day is a finding of
+    # the compliance report: its rows come from so few people that they nearly single one out.
+    # Five is a common floor for the smallest group published statistics may show.
+    min_anonymity_set: int = 5
+    prepared_by: str | None = None  # names printed on the sign-off lines; blank lines to fill in by hand when unset
+    reviewed_by: str | None = None
+
+
+@dataclass(frozen=True)
 class Storage:
     s3: S3Settings = field(default_factory=S3Settings)  # connection settings; credentials never live here
 
@@ -107,6 +117,7 @@ class Config:
     anonymise: Anonymise = field(default_factory=Anonymise)
     keys: Keys = field(default_factory=Keys)
     signals: Signals = field(default_factory=Signals)
+    report: Report = field(default_factory=Report)
     source: str = field(default="<defaults>", compare=False)
 
     def digest(self) -> str:
