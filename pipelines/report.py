@@ -136,8 +136,11 @@ def audit_documents(audit_uri: str, folder: str) -> list[dict]:
 
 
 def manifests(audit_uri: str) -> list[dict]:
-    """Every run manifest, in the order the runs started."""
-    return sorted(audit_documents(audit_uri, "manifests"), key=lambda m: (m["started"], m["run_id"]))
+    """Every run manifest, in the order the runs started (times are to the second: within one, by finish)."""
+    return sorted(
+        audit_documents(audit_uri, "manifests"),
+        key=lambda m: (_moment(m["started"]), _moment(m["finished"]), m["run_id"]),
+    )
 
 
 def _day(timestamp: str) -> dt.date:
@@ -176,7 +179,7 @@ def processing(runs: list[dict], first: dt.date, last: dt.date) -> dict:
         days.append(
             {
                 "day": day.isoformat(),
-                "runs": sorted({run_id for run_id, _ in held}),
+                "runs": list(dict.fromkeys(run_id for run_id, _ in held)),
                 "input_files": len(held),
                 "lines_read": lines,
                 "rows": sum(e["rows"] for _, e in held),
