@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
+BROWSER_STAMP := $(VENV)/.chromium
+# Debian's package manager, run as root, or through sudo for anyone else.
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
 .PHONY: run test bench lint clean
 
@@ -19,10 +22,17 @@ $(TEST_STAMP): $(BIN)/python setup.py
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
+# The report tests open the HTML report in headless Chromium: Debian's package, installed once when missing.
+$(BROWSER_STAMP): | $(BIN)/python
+	command -v chromium >/dev/null 2>&1 || { $(APT_GET) update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends chromium; }
+	chromium --version
+	touch $@
+
 run: $(STAMP)
 	$(BIN)/logshroud demo
 
-test: $(TEST_STAMP)
+test: $(TEST_STAMP) $(BROWSER_STAMP)
 	$(BIN)/python -m pytest -q tests
 
 bench: $(TEST_STAMP)

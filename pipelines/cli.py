@@ -25,6 +25,7 @@ from transforms.errors import LogshroudError, redact
 _JOBS = {
     "ingest": ("pipelines.ingest", "read access logs into the restricted and anonymised zones"),
     "query": ("pipelines.query", "SQL over the anonymised zone with DuckDB, and saved questions (--list-saved)"),
+    "report": ("pipelines.report", "the compliance sign-off report for a period: HTML, PDF and JSON"),
     "demo": ("pipelines.demo", "make a realistic day of logs, ingest it, and show where everything went"),
     "sweep": ("pipelines.sweep", "delete and coarsen what is past its time, destroy expired keys, record it all"),
     "verify": ("pipelines.verify", "check every zone against the retention and no-leak controls"),

@@ -5,7 +5,7 @@
 
 Logs are written to `<zones.raw>/demo/`, then ingested with the config (default:
 the embedded one, zones under ./data), and a summary is printed with one DuckDB
-query to paste.
+query to paste, and the compliance report of the day is written to the audit zone.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines import ingest
+from pipelines import ingest, report
 from pipelines.generate import LogSpec, write_log
 from transforms import storage
 from transforms.config import load_config
@@ -66,4 +66,6 @@ def main(argv: list[str]) -> int:
     print("\nAsk the anonymised zone with DuckDB:")
     print(f'  .venv/bin/python -c "import duckdb; duckdb.sql(\\"{query}\\").show()"')
     print(duckdb.sql(query))
+    print("\nThe compliance report of the demo day:")
+    print(report.text(*report.run(config, day, day)))
     return 0 if manifest["totals"]["balanced"] else 1

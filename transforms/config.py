@@ -108,6 +108,16 @@ class Signals:
 
 
 @dataclass(frozen=True)
+class Report:
+    # A published network shared by fewer distinct clients than this on a day is a finding of
+    # the compliance report: its rows come from so few people that they nearly single one out.
+    # Five is a common floor for the smallest group published statistics may show.
+    min_anonymity_set: int = 5
+    prepared_by: str | None = None  # names printed on the sign-off lines; blank lines to fill in by hand when unset
+    reviewed_by: str | None = None
+
+
+@dataclass(frozen=True)
 class Storage:
     s3: S3Settings = field(default_factory=S3Settings)  # connection settings; credentials never live here
 
@@ -124,6 +134,7 @@ class Config:
     raw_retention: str = "keep"  # keep | delete: the sweep deletes raw logs once their newest line is past the window
     anonymised_retention_days: int | None = None  # None: anonymised data is kept (coarsened once keys are destroyed)
     daily: Daily = field(default_factory=Daily)
+    report: Report = field(default_factory=Report)
     source: str = field(default="<defaults>", compare=False)
 
     def digest(self) -> str:

@@ -1,0 +1,585 @@
+"""`logshroud report`: its figures against what we sent and what ingest wrote, its controls against planted
+violations, its page in headless Chromium, and no address, token, key or e-mail address in it.
+
+Expected figures come from the traffic written here (Python over the spec), from the Parquet files read
+with DuckDB and from the manifest files read with json, never from the report's own code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import subprocess
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from pipelines import cli, ingest, report, report_charts, report_html
+from tests.conftest import Workspace, clf_line
+from tests.test_ingest import full_addresses
+from tests.test_s3 import s3_workspace
+from transforms.errors import LogshroudError
+from transforms.schema import DATASETS
+
+UTC = dt.timezone.utc
+LOGSHROUD = [sys.executable, "-m", "pipelines.cli"]
+FIRST, LAST = dt.date(2026, 11, 20), dt.date(2026, 11, 23)
+AS_OF = dt.datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+K = 5  # report.min_anonymity_set, the default
+# Per network, its clients: crowds either side of the minimum anonymity set of 5.
+NETWORKS = {
+    "198.51.100.0/24": [f"198.51.100.{n}" for n in range(10, 16)],
+    "203.0.113.0/24": [f"203.0.113.{n}" for n in range(20, 25)],
+    "192.0.2.0/24": ["192.0.2.10", "192.0.2.77"],
+    "2001:db8:1::/48": ["2001:db8:1::5"],
+}
+PATHS = ("/index.html", "/search?email=jane.doe@example.com", "/missing", "/api/report", "/admin")
+STATUSES = (200, 200, 404, 500, 401, 200, 503, 403, 302)
+GARBAGE = ("this is not a log line", "GET / HTTP/1.1")  # quarantined: format_mismatch
+
+
+def day_traffic(day: dt.date, number: int) -> list[dict]:
+    """A day of requests: on day `number` the first network loses `number` clients, so its crowd shrinks
+    below the minimum; clients send 1 to 3 requests each at spread-out times."""
+    rows = []
+    for net, clients in NETWORKS.items():
+        for c, client in enumerate(clients[: len(clients) - number] if net.startswith("198") else clients):
+            for _ in range(1 + (c + number) % 3):
+                i = len(rows)
+                rows.append({"client": client, "net": net, "status": STATUSES[i % len(STATUSES)],
+                             "path": PATHS[i % len(PATHS)], "referrer": "http://192.0.2.10/admin" if i % 7 == 0 else "-",
+                             "ts": dt.datetime.combine(day, dt.time(6 + i % 12, (7 * i) % 60))})  # fmt: skip
+    return rows
+
+
+def brute_force(day: dt.date) -> list[dict]:
+    """Twelve failed logins from one client within four minutes: a brute_force alert."""
+    return [{"client": "203.0.113.20", "net": "203.0.113.0/24", "status": 401, "path": "/login", "referrer": "-",
+             "ts": dt.datetime.combine(day, dt.time(10)) + dt.timedelta(seconds=20 * i)} for i in range(12)]  # fmt: skip
+
+
+def log_lines(rows: list[dict]) -> list[str]:
+    lines = [clf_line(r["client"], r["ts"], r["path"], r["status"], referrer=r["referrer"]) for r in rows]
+    return [*lines, *GARBAGE]
+
+
+# The runs: (input file, its rows, the run's as-of). The third day's traffic is split over two files
+# ingested by two runs, so one day holds two runs and two counts of its anonymity sets.
+def runs_plan() -> list[tuple[str, list[dict], dt.datetime]]:
+    day1, day2, day3 = (FIRST + dt.timedelta(days=n) for n in range(3))
+    third = day_traffic(day3, 2)
+    return [
+        ("day1.log", day_traffic(day1, 0) + brute_force(day1), dt.datetime(2026, 11, 21, 3, tzinfo=UTC)),
+        ("day2.log", day_traffic(day2, 1), dt.datetime(2026, 11, 22, 3, tzinfo=UTC)),
+        ("day3-web1.log", third[0::2], dt.datetime(2026, 11, 23, 3, tzinfo=UTC)),
+        ("day3-web2.log", third[1::2], dt.datetime(2026, 11, 23, 4, tzinfo=UTC)),
+    ]
+
+
+def ingest_plan(workspace: Workspace, plan) -> list[dict]:
+    return [ingest.run(workspace.config, [str(workspace.log(name, log_lines(rows)))], as_of)
+            for name, rows, as_of in plan]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> tuple[Workspace, list[dict], dict, dict[str, str]]:
+    """Four ingest runs over three days, and the report of 20-23 November written with its PDF."""
+    workspace = Workspace(tmp_path_factory.mktemp("report"), report={"prepared_by": "Anna de Vries"})
+    manifests = ingest_plan(workspace, runs_plan())
+    built, files = report.run(workspace.config, FIRST, LAST, AS_OF, str(workspace.root / "out"))
+    return workspace, manifests, built, files
+
+
+def days() -> list[str]:
+    return [(FIRST + dt.timedelta(days=n)).isoformat() for n in range((LAST - FIRST).days + 1)]
+
+
+# --- the figures --------------------------------------------------------------------------------------------
+
+
+def test_processing_per_day_is_what_each_run_read(written) -> None:
+    workspace, manifests, built, _ = written
+    expected = {day: {"runs": [], "input_files": 0, "lines_read": 0, "rows": 0, "quarantined": 0} for day in days()}
+    for (_, rows, _), manifest in zip(runs_plan(), manifests, strict=True):
+        day = expected[rows[0]["ts"].date().isoformat()]  # the day the input's lines are about
+        day["runs"] = sorted([*day["runs"], manifest["run_id"]])  # two runs in one second: either order
+        day["input_files"] += 1
+        day["lines_read"] += len(rows) + len(GARBAGE)
+        day["rows"] += len(rows)
+        day["quarantined"] += len(GARBAGE)
+    got = {
+        d["day"]: {k: d[k] for k in expected[d["day"]]} | {"runs": sorted(d["runs"])}
+        for d in built["processing"]["days"]
+    }
+    assert got == expected
+    assert [d["quarantine_reasons"] for d in built["processing"]["days"]] == [*[{"format_mismatch": 2}] * 2,
+                                                                              {"format_mismatch": 4}, {}]  # fmt: skip
+    assert sorted(r["run_id"] for r in built["processing"]["runs"]) == sorted(m["run_id"] for m in manifests)
+
+
+def test_processing_rows_are_the_rows_each_run_wrote(written) -> None:
+    workspace, _, built, _ = written
+    folder = workspace.zone("anonymised") / "requests"
+    written_rows = dict(
+        duckdb.sql(f"SELECT run_id, count(*) FROM read_parquet('{folder}/*/*.parquet') GROUP BY 1").fetchall()
+    )
+    assert {r["run_id"]: r["rows"] for r in built["processing"]["runs"]} == written_rows
+
+
+def expected_anonymity() -> dict[str, dict]:
+    """Per day and network: distinct clients (for a day counted by two runs, the larger count) and requests."""
+    clients: dict[tuple[str, str], int] = {}
+    requests: Counter = Counter()
+    for _, rows, _ in runs_plan():
+        per_file = defaultdict(set)
+        for r in rows:
+            per_file[(r["ts"].date().isoformat(), r["net"])].add(r["client"])
+            requests[(r["ts"].date().isoformat(), r["net"])] += 1
+        for key, seen in per_file.items():
+            clients[key] = max(clients.get(key, 0), len(seen))
+    result = {}
+    for day in days():
+        nets = {net: (n, requests[(d, net)]) for (d, net), n in clients.items() if d == day}
+        rows = sum(r for _, r in nets.values())
+        small = sum(r for n, r in nets.values() if n < K)
+        result[day] = {"networks": len(nets), "rows": rows, "networks_below_min": sum(n < K for n, _ in nets.values()),
+                       "rows_below_min": small, "share_below_min": small / rows if rows else 0.0}  # fmt: skip
+    return result
+
+
+def test_anonymity_sets_per_day_are_the_clients_we_sent(written) -> None:
+    _, _, built, _ = written
+    expected = expected_anonymity()
+    got = {d["day"]: {k: d[k] for k in expected[d["day"]]} for d in built["anonymity"]["days"]}
+    assert got == expected
+    assert expected["2026-11-22"]["networks_below_min"] == 3  # the first crowd shrank to 4 clients
+    rows = sum(d["rows"] for d in expected.values())
+    assert built["anonymity"]["share_below_min"] == sum(d["rows_below_min"] for d in expected.values()) / rows
+    assert built["summary"]["findings"] and "fewer than 5 distinct clients" in built["summary"]["findings"][0]
+
+
+def test_anonymity_distribution_counts_every_network_day_once(written) -> None:
+    _, _, built, _ = written
+    a = built["anonymity"]
+    assert a["set_size_edges"] == [1, 2, 3, 5, 10, 20, 50, 100]
+    sizes = Counter()
+    for day in a["days"]:
+        assert sum(day["networks_by_set_size"]) == day["networks"]
+        sizes.update(dict(enumerate(day["networks_by_set_size"])))
+    assert a["networks_by_set_size"] == [sizes[i] for i in range(len(a["set_size_edges"]))]
+    assert a["networks_by_set_size"][:4] == [3, 3, 1, 5]  # 1 client, 2, 3-4 (the shrunk crowd), 5-9
+
+
+def test_security_use_matches_the_requests_and_alerts_written(written) -> None:
+    workspace, _, built, _ = written
+    sent = [r for _, rows, _ in runs_plan() for r in rows]
+    for day in built["security"]["days"]:
+        mine = [r for r in sent if r["ts"].date().isoformat() == day["day"]]
+        assert day["requests"] == len(mine)
+        assert day["client_errors"] == sum(400 <= r["status"] < 500 for r in mine)
+        assert day["server_errors"] == sum(r["status"] >= 500 for r in mine)
+        assert day["attack_requests"] == 0
+    alerts = workspace.zone("anonymised") / "alerts"
+    per_day = duckdb.sql(f"SELECT CAST(dt AS VARCHAR), alert, count(*) FROM read_parquet('{alerts}/*/*.parquet', "
+                         "hive_partitioning = true) GROUP BY ALL").fetchall()  # fmt: skip
+    got = [(d["day"], kind, n) for d in built["security"]["days"] for kind, n in d["alerts_by_kind"].items() if n]
+    assert sorted(got) == sorted(per_day)
+    assert any(day == "2026-11-20" and kind == "brute_force" for day, kind, _ in got)
+    # this version writes no attack_families: every row counts as written without the rules
+    assert built["security"]["rows_without_attack_rules"] == len(sent)
+
+
+def test_retention_holdings_are_the_partitions_in_the_zones(written) -> None:
+    workspace, _, built, _ = written
+    expected = {}
+    for zone in ("restricted", "anonymised", "audit"):
+        for dataset in sorted(p.name for p in workspace.zone(zone).iterdir() if p.is_dir() and p.name != "manifests"):
+            partitions = sorted(p.name[3:] for p in (workspace.zone(zone) / dataset).glob("dt=*"))
+            files = list((workspace.zone(zone) / dataset).glob("dt=*/*.parquet"))
+            expected[(zone, dataset)] = (len(partitions), len(files), partitions[0],
+                                         (AS_OF.date() - dt.date.fromisoformat(partitions[0])).days)  # fmt: skip
+    got = {(h["zone"], h["dataset"]): (h["partitions"], h["files"], h["oldest_day"], h["oldest_age_days"])
+           for h in built["retention"]["holdings"] if h["zone"] != "raw"}  # fmt: skip
+    assert got == expected
+    assert ("restricted", "requests") in got and ("audit", "anonymity_sets") in got
+    restricted = [h for h in built["retention"]["holdings"] if h["zone"] == "restricted"]
+    assert all(h["retention_days"] == 7 and h["within_limit"] for h in restricted)
+
+
+def test_keys_are_listed_by_id_and_dates(written) -> None:
+    workspace, _, built, _ = written
+    keyring = json.loads((workspace.root / "keys" / "keyring.json").read_text())
+    assert [(k["id"], k["epoch_from"], k["epoch_to"], k["destroyed"]) for k in built["retention"]["keys"]] == [
+        (k["id"], k["not_before"], k["not_after"], False) for k in keyring["keys"]
+    ]
+    assert built["retention"]["keys"][0]["due"] == "2027-02-14"  # 90 days from Monday 16 November
+    assert built["retention"]["deletions"] == []
+
+
+def test_every_control_passes_on_a_healthy_workspace(written) -> None:
+    _, manifests, built, _ = written
+    statuses = {c["name"]: c["status"] for c in built["verification"]["controls"]}
+    assert statuses == {"restricted_within_window": "pass", "manifests_match_files": "pass",
+                        "manifest_chain": "not_applicable", "runs_balanced": "pass"}  # fmt: skip
+    assert built["summary"]["passed"]
+    files = sum(len(m["outputs"]) for m in manifests)
+    match = next(c for c in built["verification"]["controls"] if c["name"] == "manifests_match_files")
+    assert match["evidence"] == {"manifests": 4, "deletion_records": 0, "files_recorded": files}
+
+
+def test_policy_is_the_config_in_force(written) -> None:
+    workspace, _, built, _ = written
+    config = workspace.config
+    policy = built["policy"]
+    assert built["config"]["sha256"] == config.digest()
+    assert (policy["security_window_days"], policy["truncation"]) == (7, {"ipv4_prefix": 24, "ipv6_prefix": 48})
+    assert (policy["token"]["epoch_days"], policy["token"]["key_retention_days"]) == (7, 90)
+    assert [z["location"] for z in policy["zones"]] == [str(workspace.zone(z)) for z in ("raw", "restricted",
+                                                                                        "anonymised", "audit")]  # fmt: skip
+    assert {(d["zone"], d["dataset"]) for d in policy["datasets"]} == set(DATASETS)
+
+
+# --- the files --------------------------------------------------------------------------------------------
+
+
+def test_the_html_signs_the_sha256_of_report_json(written) -> None:
+    _, _, built, files = written
+    document = Path(files["json"]).read_bytes()
+    assert json.loads(document) == json.loads(json.dumps(built))
+    html = Path(files["html"]).read_text()
+    assert f"<code>{hashlib.sha256(document).hexdigest()}</code>" in html
+    assert "Anna de Vries" in html
+
+
+def test_the_page_is_self_contained(written) -> None:
+    html = Path(written[3]["html"]).read_text()
+    for outside in ("<script", "<link", "src=", "url(", "http://", "https://", "@import"):
+        assert outside not in html
+
+
+def test_the_report_holds_no_address_token_key_or_email(written) -> None:
+    workspace, _, _, files = written
+    tokens = {t for (t,) in duckdb.sql(f"SELECT DISTINCT client_token FROM read_parquet("
+                                       f"'{workspace.zone('anonymised')}/requests/*/*.parquet')").fetchall()}  # fmt: skip
+    secrets = {k["secret"] for k in json.loads((workspace.root / "keys" / "keyring.json").read_text())["keys"]}
+    assert tokens and secrets
+    for name in ("html", "json"):
+        text = Path(files[name]).read_text()
+        assert full_addresses(text) == set(), name
+        assert not re.search(r"\b[0-9a-f]{32}\b", text), name  # a token's length (digests are 64)
+        assert not any(t in text for t in tokens | secrets), name
+        assert not re.search(r"[\w.+-]+(@|%40)[\w-]+\.\w", text), name
+
+
+def test_the_pdf_is_printed_by_chromium(written) -> None:
+    pdf = Path(written[3]["pdf"]).read_bytes()
+    assert pdf.startswith(b"%PDF-") and len(pdf) > 20_000
+
+
+def chromium() -> str:
+    found = report.find_chromium()
+    if found is None:
+        pytest.fail("headless Chromium is needed to render the report: `make test` installs Debian's chromium")
+    return found
+
+
+def test_chromium_renders_every_section_and_its_charts(written, tmp_path: Path) -> None:
+    html = Path(written[3]["html"])
+    browser = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*browser, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120,
+                         check=True).stdout  # fmt: skip
+    for number, (_, title) in enumerate(report_html.SECTIONS, start=1):
+        assert f"<h2>{number}. {title}</h2>" in dom
+    # processing, retention, anonymity (two), errors and alerts; no attack chart: no rule matched
+    assert dom.count('<svg class="chart"') == 6
+    shot = tmp_path / "report.png"
+    subprocess.run([*browser, "--hide-scrollbars", "--window-size=1100,2400", f"--screenshot={shot}", html.as_uri()],
+                   capture_output=True, timeout=120, check=True)  # fmt: skip
+    colours = {colour for _, colour in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)}
+    assert len(colours) > 1
+    assert (0x4E, 0x79, 0xA7) in colours  # the processing chart's columns are on screen
+
+
+# --- planted violations -------------------------------------------------------------------------------------
+
+
+def plant_old_restricted_partition(workspace: Workspace) -> None:
+    part = next((workspace.zone("restricted") / "requests").glob("dt=*/*.parquet"))
+    old = workspace.zone("restricted") / "requests" / "dt=2026-11-01" / part.name
+    old.parent.mkdir()
+    old.write_bytes(part.read_bytes())
+
+
+def plant_changed_file(workspace: Workspace) -> None:
+    part = sorted((workspace.zone("anonymised") / "requests").glob("dt=*/*.parquet"))[0]
+    table = pq.read_table(part)
+    pq.write_table(table.slice(1), part)  # one row fewer: another size, another checksum
+
+
+def plant_missing_file(workspace: Workspace) -> None:
+    next((workspace.zone("anonymised") / "client_windows").glob("dt=*/*.parquet")).unlink()
+
+
+def manifest_files(workspace: Workspace) -> list[Path]:
+    """The manifests in the order the runs started, as ingest will chain them."""
+    found = [(json.loads(p.read_text()), p) for p in (workspace.zone("audit") / "manifests").glob("*.json")]
+    return [p for m, p in sorted(found, key=lambda pair: (pair[0]["started"], pair[0]["finished"], pair[0]["run_id"]))]
+
+
+def chain_manifests(workspace: Workspace) -> None:
+    """What ingest will write: each manifest with the SHA-256 of the one before it."""
+    previous = None
+    for path in manifest_files(workspace):
+        document = json.loads(path.read_text())
+        document["previous_manifest_sha256"] = previous
+        path.write_text(json.dumps(document, indent=1))
+        previous = hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def plant_edited_manifest(workspace: Workspace) -> None:
+    chain_manifests(workspace)
+    first = manifest_files(workspace)[0]
+    document = json.loads(first.read_text())
+    document["totals"]["quarantined"] -= 1
+    first.write_text(json.dumps(document, indent=1))
+
+
+def plant_unbalanced_run(workspace: Workspace) -> None:
+    path = manifest_files(workspace)[0]
+    document = json.loads(path.read_text())
+    document["totals"]["balanced"] = False
+    path.write_text(json.dumps(document, indent=1))
+
+
+@pytest.mark.parametrize(
+    ("plant", "failed", "failure"),
+    [
+        (plant_old_restricted_partition, "restricted_within_window", "restricted/requests/dt=2026-11-01: 1 file(s)"),
+        (plant_changed_file, "manifests_match_files", "anonymised/requests/dt=2026-11-20/part-"),
+        (plant_missing_file, "manifests_match_files", "missing (recorded by "),
+        (plant_edited_manifest, "manifest_chain", "does not match the manifest "),
+        (plant_unbalanced_run, "runs_balanced", "lines read"),
+    ],
+)
+def test_a_planted_violation_fails_its_control_and_no_other(make_workspace, plant, failed: str, failure: str) -> None:
+    workspace = make_workspace()
+    ingest_plan(workspace, runs_plan()[: 2 if failed == "manifest_chain" else 1])  # a chain breaks between two
+    plant(workspace)
+    built = report.build(workspace.config, FIRST, LAST, AS_OF)
+    statuses = {c["name"]: c["status"] for c in built["verification"]["controls"]}
+    chain = "pass" if plant is plant_edited_manifest else "not_applicable"
+    assert statuses == {"restricted_within_window": "pass", "manifests_match_files": "pass", "manifest_chain": chain,
+                        "runs_balanced": "pass"} | {failed: "fail"}  # fmt: skip
+    failures = next(c["failures"] for c in built["verification"]["controls"] if c["name"] == failed)
+    assert len(failures) == 1 and failure in failures[0]
+    assert not built["summary"]["passed"]
+
+
+def test_a_chained_audit_zone_passes_the_chain(make_workspace) -> None:
+    workspace = make_workspace()
+    ingest_plan(workspace, runs_plan()[:2])
+    chain_manifests(workspace)
+    chain = report.build(workspace.config, FIRST, LAST, AS_OF)["verification"]["controls"][2]
+    assert (chain["name"], chain["status"], chain["evidence"]) == ("manifest_chain", "pass",
+                                                                   {"manifests": 2, "chained": 2, "not_chained": 0})  # fmt: skip
+
+
+def manifest(run: int, previous: int | None | str = "absent", sha: str | None = None) -> dict:
+    """A manifest as the chain check sees it: run `run`, naming the manifest of run `previous` (or none)."""
+    document = {"run_id": f"r{run}", "_sha256": sha or f"sha-of-r{run}"}
+    if previous != "absent":
+        document["previous_manifest_sha256"] = None if previous is None else f"sha-of-r{previous}"
+    return document
+
+
+@pytest.mark.parametrize(
+    ("runs", "status", "failures", "not_chained"),
+    [
+        ([manifest(1), manifest(2)], "not_applicable", 0, 2),  # written before chaining
+        ([manifest(1, None), manifest(2, 1), manifest(3, 2)], "pass", 0, 0),
+        ([manifest(1), manifest(2, 1), manifest(3, 2)], "pass", 0, 1),  # chaining began after run 1
+        ([manifest(1, None), manifest(2, 1), manifest(3, 2), manifest(4)], "pass", 0, 1),  # an older writer again
+        ([manifest(1, None), manifest(2, 1, sha="edited"), manifest(3, 2)], "fail", 1, 0),  # run 2 changed since
+        ([manifest(1, None), manifest(3, 2)], "fail", 1, 0),  # run 2's manifest deleted
+        ([manifest(1, None), manifest(2, None)], "fail", 1, 0),  # claims to be first
+        ([manifest(2, 1)], "fail", 1, 0),  # the first manifest names one that is gone
+    ],
+)
+def test_manifest_chain(runs: list[dict], status: str, failures: int, not_chained: int) -> None:
+    got = report.manifest_chain(runs)
+    assert (got["status"], len(got["failures"]), got["evidence"]["not_chained"]) == (status, failures, not_chained)
+
+
+def test_a_restricted_partition_past_the_window_fails_later(written) -> None:
+    workspace, _, _, _ = written
+    later = report.build(workspace.config, FIRST, LAST, dt.datetime(2026, 11, 29, 3, tzinfo=UTC))
+    control = later["verification"]["controls"][0]
+    assert control["status"] == "fail"
+    assert [f.split(":")[0] for f in control["failures"]] == [
+        "restricted/alerts/dt=2026-11-20", "restricted/quarantine/dt=2026-11-21",  # the first run's day
+        "restricted/requests/dt=2026-11-20", "restricted/requests/dt=2026-11-21"]  # fmt: skip
+    assert not next(h for h in later["retention"]["holdings"] if h["dataset"] == "requests")["within_limit"]
+
+
+# --- the command line, config and storage ----------------------------------------------------------------
+
+
+def test_the_command_writes_the_report_and_says_where(written, tmp_path: Path) -> None:
+    workspace = written[0]
+    out = tmp_path / "signed"
+    done = subprocess.run([*LOGSHROUD, "report", "--config", str(workspace.config_path), "--from", "2026-11-20",
+                           "--to", "2026-11-23", "--as-of", "2026-11-23T12:00:00Z", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("report 2026-11-20 .. 2026-11-23 as of 2026-11-23T12:00:00Z: 3 control(s) passed")
+    assert f"html: {out / 'report.html'}" in done.stdout and f"pdf:  {out / 'report.pdf'}" in done.stdout
+    assert (out / "report.json").read_bytes() == Path(
+        written[3]["json"]
+    ).read_bytes()  # the same evidence, byte for byte
+
+
+def test_without_chromium_html_and_json_are_written_and_the_pdf_explained(written, tmp_path: Path, monkeypatch,
+                                                                        capsys) -> None:  # fmt: skip
+    monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
+    out = tmp_path / "no-browser"
+    argv = ["--config", str(written[0].config_path), "--from", "2026-11-20", "--to", "2026-11-23", "--as-of",
+            "2026-11-23T12:00:00Z", "--out", str(out)]  # fmt: skip
+    assert report.main(argv) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["report.html", "report.json"]
+    assert "report.pdf not written: no Chromium on PATH (looked for chromium, chromium-browser, google-chrome" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--from", "2026-11-23", "--to", "2026-11-20"],
+            "logshroud: error: --from 2026-11-23 is after --to 2026-11-20",
+        ),
+        (["--from", "23/11/2026", "--to", "2026-11-20"], "expected a date YYYY-MM-DD, got '23/11/2026'"),
+        (["--from", "2026-11-20", "--to", "2026-11-23", "--as-of", "soon"], "--as-of: not an ISO 8601 time: 'soon'"),
+    ],
+)
+def test_mistakes_are_one_line(written, capsys, args: list[str], message: str) -> None:
+    try:
+        code = cli.main(["report", "--config", str(written[0].config_path), *args])
+    except SystemExit as refused:  # argparse's own refusal of an argument
+        code = refused.code
+    error = capsys.readouterr().err
+    assert code == 2
+    assert message in error and "Traceback" not in error
+
+
+@pytest.mark.parametrize("role", ["prepared_by", "reviewed_by"])
+def test_a_signer_given_as_an_email_address_is_refused(make_workspace, role: str) -> None:
+    workspace = make_workspace(report={role: "anna@example.com"})
+    with pytest.raises(LogshroudError, match=rf"report\.{role}: give a name, not an e-mail address"):
+        report.run(workspace.config, FIRST, LAST, AS_OF)
+
+
+def test_the_report_goes_to_the_audit_zone_on_s3(s3, s3_endpoint: str, tmp_path: Path) -> None:
+    zones = s3.new_bucket()
+    workspace = s3_workspace(tmp_path, s3_endpoint, zones)
+    name, rows, as_of = runs_plan()[0]
+    ingest.run(workspace.config, [str(workspace.log(name, log_lines(rows)))], as_of)
+    built, files = report.run(workspace.config, FIRST, LAST, AS_OF)
+    folder = f"s3://{zones}/zones/audit/reports/2026-11-20_2026-11-23_20261123T120000Z"
+    assert {files["json"], files["html"], files["pdf"]} == {f"{folder}/report.{x}" for x in ("json", "html", "pdf")}
+    stored = s3.get_object(Bucket=zones, Key=files["json"].removeprefix(f"s3://{zones}/"))["Body"].read()
+    assert json.loads(stored) == json.loads(json.dumps(built))
+    assert built["processing"]["totals"]["rows"] == len(rows)
+    assert built["anonymity"]["rows"] == len(rows)
+    assert [c["status"] for c in built["verification"]["controls"]] == ["pass", "pass", "not_applicable", "pass"]
+
+
+# --- the parts --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("zone", "dataset"), sorted(DATASETS))
+def test_every_column_has_a_personal_data_class(zone: str, dataset: str) -> None:
+    assert {name: report.column_class(zone, name) for name in DATASETS[(zone, dataset)].names if
+            report.column_class(zone, name) is None} == {}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("zone", "column", "expected"),
+    [
+        ("restricted", "client_ip", "personal"),
+        ("restricted", "path", "personal"),  # as logged: may hold an address or an e-mail address
+        ("anonymised", "path", "anonymous"),  # scrubbed
+        ("anonymised", "client_token", "pseudonymous"),
+        ("anonymised", "client_net", "anonymous"),
+        ("restricted", "line", "personal"),  # a quarantined line, whole
+        ("audit", "distinct_clients", "anonymous"),
+    ],
+)
+def test_column_class(zone: str, column: str, expected: str) -> None:
+    assert report.column_class(zone, column) == expected
+
+
+@pytest.mark.parametrize(
+    ("top", "ticks"),
+    [
+        (0, [0, 1]),
+        (7, [0, 2, 4, 6, 8]),
+        (1200, [0, 250, 500, 750, 1000, 1250]),
+        (20000, [0, 5000, 10000, 15000, 20000]),
+        (0.05, [0, 0.01, 0.02, 0.03, 0.04, 0.05]),
+    ],
+)
+def test_nice_ticks(top: float, ticks: list[float]) -> None:
+    assert report_charts.nice_ticks(top) == pytest.approx(ticks)
+
+
+@pytest.mark.parametrize(
+    ("edges", "labels"),
+    [
+        ([1, 2, 3, 5, 10], ["1", "2", "3-4", "5-9", "10+"]),
+        ([1, 2, 3, 5, 7, 10], ["1", "2", "3-4", "5-6", "7-9", "10+"]),
+    ],
+)
+def test_set_size_labels(edges: list[int], labels: list[str]) -> None:
+    assert report_html.set_size_labels(edges) == labels
+
+
+@pytest.mark.parametrize(("k", "edges"), [(5, [1, 2, 3, 5, 10, 20, 50, 100]), (7, [1, 2, 3, 5, 7, 10, 20, 50, 100])])
+def test_the_histogram_splits_at_the_minimum_set_size(k: int, edges: list[int]) -> None:
+    assert report.set_size_edges(k) == edges
+
+
+def output(day: str, rows: int, source: str = "s1", zone: str = "anonymised", dataset: str = "requests") -> dict:
+    return {
+        "zone": zone,
+        "dataset": dataset,
+        "dt": day,
+        "rows": rows,
+        "path": f"/z/{dataset}/dt={day}/part-{source}-0-0.parquet",
+    }
+
+
+@pytest.mark.parametrize(
+    ("outputs", "day"),
+    [
+        ([output("2026-11-20", 900)], "2026-11-20"),
+        (
+            [output("2026-11-19", 3), output("2026-11-20", 900), output("2026-11-21", 2)],
+            "2026-11-20",
+        ),  # around midnight
+        ([output("2026-11-19", 5), output("2026-11-20", 5)], "2026-11-19"),  # a tie: the earlier day
+        ([output("2026-11-18", 900, source="s2"), output("2026-11-20", 1)], "2026-11-20"),  # another input's rows
+        ([output("2026-11-18", 900, dataset="client_windows")], "2026-11-25"),  # no row of its own: the run's day
+        ([], "2026-11-25"),  # every line quarantined
+    ],
+)
+def test_an_input_counts_on_the_day_most_of_its_rows_fall_on(outputs: list[dict], day: str) -> None:
+    manifest = {"as_of": "2026-11-25T03:00:00Z", "outputs": outputs}
+    assert report.input_day(manifest, {"source_id": "s1"}) == dt.date.fromisoformat(day)
