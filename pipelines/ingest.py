@@ -39,6 +39,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from transforms import storage
 from transforms.anonymise import AnonymiseRequests
+from transforms.attacks import DetectAttacks
 from transforms.config import Config, load_config, log_format, logs_xff
 from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, manifest_path, read_manifest, totals, write_manifest
@@ -174,7 +175,8 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     parsed = chunks | "Parse" >> beam.ParDo(
         ParseChunks(run.log_format, cfg.input.max_line_bytes, run.run_id, cfg.input.trusted_proxies)
     ).with_outputs(ParseChunks.QUARANTINE, ParseChunks.STATS, main="requests")
-    anonymised = parsed.requests | "Anonymise" >> beam.ParDo(
+    requests = parsed.requests | "DetectAttacks" >> beam.ParDo(DetectAttacks())
+    anonymised = requests | "Anonymise" >> beam.ParDo(
         AnonymiseRequests(cfg.anonymise, cfg.keys, run.window_start)
     ).with_outputs(AnonymiseRequests.RESTRICTED, AnonymiseRequests.CLIENTS, main="anonymised")
     windows = (
@@ -195,7 +197,7 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         | "AnonymitySets" >> beam.ParDo(PrefixSets(run.run_id, run.inputs_id))
     )
 
-    for batches in (parsed.requests, parsed.quarantine, anonymised.anonymised, anonymised.restricted,
+    for batches in (parsed.requests, requests, parsed.quarantine, anonymised.anonymised, anonymised.restricted,
                     anonymised.clients, windows.client_windows, windows.alerts, windows.restricted_alerts,
                     anonymity_sets):  # fmt: skip
         batches.element_type = Batch  # so Beam uses ArrowElementCoder, which sizes a table without pickling it

@@ -42,8 +42,6 @@ from transforms.schema import ALERTS, ANONYMISED_REQUESTS, CLIENT_WINDOWS
 # Columns the attack rules add to the anonymised requests (issue "Security signals that survive
 # anonymisation"), so the saved queries run on zones written before and after them. Once
 # transforms/schema.py has them this adds nothing; then it can go.
-_ANNOUNCED = [pa.field("attack_families", pa.list_(pa.string())), pa.field("rule_ids", pa.list_(pa.string()))]
-
 DATASETS = {"requests": ANONYMISED_REQUESTS, "client_windows": CLIENT_WINDOWS, "alerts": ALERTS}
 PARTITION = pa.schema([("dt", pa.date32())])  # the Hive folder dt=YYYY-MM-DD, a DATE in SQL
 FORMATS = ("table", "csv", "json")
@@ -53,10 +51,8 @@ _PARTITION_FILE = re.compile(r"dt=(\d{4}-\d{2}-\d{2})/[^/]+\.parquet")  # a part
 
 
 def view_schema(name: str) -> pa.Schema:
-    """The columns of a view: its dataset's schema, the announced columns it lacks yet, and `dt`."""
-    schema = DATASETS[name]
-    announced = [field for field in _ANNOUNCED if field.name not in schema.names] if name == "requests" else []
-    return pa.schema([*schema, *announced, *PARTITION])
+    """The columns of a view: its dataset's schema and `dt`."""
+    return pa.schema([*DATASETS[name], *PARTITION])
 
 
 def connect(config: Config, first: dt.date | None = None, last: dt.date | None = None) -> duckdb.DuckDBPyConnection:

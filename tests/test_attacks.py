@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import functools
 from collections import Counter
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
 
+from pipelines import ingest, query
 from pipelines.generate import LogSpec, write_log
+from pipelines.saved_queries import SAVED
 from tests.conftest import SHARED
 from transforms.attack_rules import FAMILIES, QUERY_VALUE, REFERRER, RULES, TARGET, USER_AGENT, Rule
 from transforms.attacks import AttackDetector, normalise, required_literals
@@ -301,3 +305,18 @@ def test_generated_ordinary_traffic_flags_nothing(detector: AttackDetector, tmp_
         result.fields["target"], result.fields["referrer"], result.fields["user_agent"]
     )
     assert [ids for ids in rule_ids.to_pylist() if ids] == []
+
+
+def test_ingest_carries_the_signals_into_both_zones_and_the_saved_query(workspace, detector: AttackDetector) -> None:
+    """The CRS log through the real pipeline: every row has the detector's verdict, in both zones."""
+    manifest = ingest.run(workspace.config, [str(CRS_LOG)], dt.datetime(2026, 11, 25, tzinfo=dt.timezone.utc))
+    assert manifest["totals"]["quarantined"] == 0
+    fields = parsed(read_lines(CRS_LOG)).fields
+    expected = detector.columns(fields["target"], fields["referrer"], fields["user_agent"])[0].to_pylist()
+    for zone in ("restricted", "anonymised"):
+        rows = duckdb.sql(f"SELECT attack_families FROM read_parquet('{workspace.zone(zone)}/requests/*/*.parquet')")
+        assert Counter(tuple(r[0]) for r in rows.fetchall()) == Counter(tuple(f) for f in expected), zone
+    by_family = {
+        r["family"]: r["requests"] for r in query.run(workspace.config, SAVED["attacks-by-family"].sql).to_pylist()
+    }
+    assert by_family == dict(Counter(family for families in expected for family in families))

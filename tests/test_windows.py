@@ -18,7 +18,7 @@ from transforms.windows import login_pattern
 AS_OF = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
 HOUR = dt.datetime(2026, 11, 24, 10, 0)
 BENIGN = [f"192.0.2.{i}" for i in range(10, 30)]
-BRUTE, SCANNER, FLOOD = "203.0.113.66", "2001:db8:bad::1", "198.51.100.77"
+BRUTE, SCANNER, FLOOD, ATTACKER = "203.0.113.66", "2001:db8:bad::1", "198.51.100.77", "203.0.113.200"
 
 
 def at(minute: float) -> dt.datetime:
@@ -39,6 +39,8 @@ def scenario() -> tuple[list[str], list[str]]:
     first += [clf_line(SCANNER, at(11 + i * 0.05), f"/probe/{i}.php", status=404) for i in range(40)]
     first += [clf_line(FLOOD, at(20 + i * 0.18 / 60), "/api/items") for i in range(320)]
     second += [clf_line(BENIGN[i % 5], at(31 + i * 0.3), "/checkout", status=500) for i in range(10)]
+    injection = "/search?q=1%27%20UNION%20SELECT%20password%20FROM%20users--"
+    second += [clf_line(ATTACKER, at(41 + i * 0.5), f"{injection}{i}", status=403) for i in range(6)]
     return first, second
 
 
@@ -60,8 +62,8 @@ def ingested(tmp_path_factory) -> Workspace:
 def test_exactly_the_planted_abuse_raises_alerts(ingested: Workspace) -> None:
     restricted = read(ingested, "restricted", "alerts")
     found = sorted(zip(restricted["alert"].to_pylist(), restricted["client_ip"].to_pylist(), strict=True), key=str)
-    assert found == sorted([("brute_force", BRUTE), ("scanning", SCANNER), ("flood", FLOOD), ("error_burst", None)],
-                           key=str)  # fmt: skip
+    assert found == sorted([("brute_force", BRUTE), ("scanning", SCANNER), ("flood", FLOOD),
+                            ("attack_burst", ATTACKER), ("error_burst", None)], key=str)  # fmt: skip
 
     anonymised = read(ingested, "anonymised", "alerts")
     assert "client_ip" not in anonymised.column_names
@@ -71,6 +73,7 @@ def test_exactly_the_planted_abuse_raises_alerts(ingested: Workspace) -> None:
     assert rows["brute_force"]["client_net"] == "203.0.113.0/24" and len(rows["brute_force"]["client_token"]) == 32
     assert rows["scanning"]["not_found"] == 40 and rows["scanning"]["client_net"] == "2001:db8:bad::/48"
     assert rows["flood"]["requests"] == 320 and rows["flood"]["window_seconds"] == 60
+    assert rows["attack_burst"]["attack_hits"] == 6 and rows["attack_burst"]["client_net"] == "203.0.113.0/24"
     burst = rows["error_burst"]
     assert burst["client_token"] is None and burst["server_errors"] == 10
     assert burst["window_start"] == dt.datetime(2026, 11, 24, 10, 30, tzinfo=dt.timezone.utc)
@@ -86,11 +89,11 @@ def test_client_windows_match_a_direct_count_of_the_requests(ingested: Workspace
                    count(*) AS requests, count(*) FILTER (status BETWEEN 400 AND 499) AS client_errors,
                    count(*) FILTER (status >= 500) AS server_errors, count(*) FILTER (status = 404) AS not_found,
                    count(*) FILTER (status IN (401, 403) AND path = '/login') AS auth_failures,
-                   count(DISTINCT path) AS distinct_paths
+                   count(DISTINCT path) AS distinct_paths, count(*) FILTER (len(attack_families) > 0) AS attack_hits
             FROM requests GROUP BY ALL ORDER BY ALL""").fetchall()
         got = duckdb.sql(f"""
             SELECT client_token, window_start, requests, client_errors, server_errors, not_found, auth_failures,
-                   distinct_paths
+                   distinct_paths, attack_hits
             FROM ours WHERE window_seconds = {seconds} ORDER BY ALL""").fetchall()
         assert got == expected
     assert set(ours["key_id"].to_pylist()) == set(requests["key_id"].to_pylist())
@@ -106,8 +109,8 @@ def test_alerts_with_addresses_stay_inside_the_security_window(tmp_path) -> None
     first, second = scenario()
     manifest = ingest.run(ws.config, [str(ws.log("old.log", first + second))], AS_OF + dt.timedelta(days=30))
     assert not (ws.zone("restricted") / "alerts").exists()
-    assert len(read(ws, "anonymised", "alerts")) == 4
-    assert manifest["totals"]["anonymised_alerts_rows"] == 4
+    assert len(read(ws, "anonymised", "alerts")) == 5
+    assert manifest["totals"]["anonymised_alerts_rows"] == 5
 
 
 @pytest.mark.parametrize(
@@ -124,7 +127,7 @@ def test_thresholds_come_from_the_config(make_workspace) -> None:
     ws = make_workspace(signals__flood_requests=1000, signals__brute_force_auth_failures=13)
     first, second = scenario()
     ingest.run(ws.config, [str(ws.log("a.log", first + second))], AS_OF)
-    assert sorted(read(ws, "anonymised", "alerts")["alert"].to_pylist()) == ["error_burst", "scanning"]
+    assert sorted(read(ws, "anonymised", "alerts")["alert"].to_pylist()) == ["attack_burst", "error_burst", "scanning"]
     assert np.all(read(ws, "anonymised", "client_windows")["requests"].to_numpy() > 0)
 
 

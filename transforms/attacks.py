@@ -44,11 +44,13 @@ from dataclasses import dataclass
 from functools import cache
 from urllib.parse import unquote, unquote_plus
 
+import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.attack_rules import FAMILIES, QUERY_VALUE, REFERRER, RULES, TARGET, USER_AGENT, WHERE, Rule
+from transforms.schema import Batch
 
 try:
     from re import _parser as _regex_parser  # Python 3.11 and later
@@ -474,3 +476,17 @@ def _list_array(rows: int, rows_hit: np.ndarray, flags: np.ndarray, names: pa.Ar
     np.cumsum(counts, out=offsets[1:])
     _, columns = np.nonzero(flags)
     return pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(columns, pa.int64())))
+
+
+class DetectAttacks(beam.DoFn):
+    """Batch of parsed requests -> the same rows with `attack_families` and `rule_ids` filled in."""
+
+    def setup(self) -> None:
+        self.detector = AttackDetector()
+
+    def process(self, batch: Batch) -> Iterator[Batch]:
+        table = batch.table
+        found = self.detector.columns(table["target"], table["referrer"], table["user_agent"])
+        for name, column in zip(("attack_families", "rule_ids"), found, strict=True):
+            table = table.set_column(table.schema.get_field_index(name), name, column)
+        yield Batch(batch.source_id, batch.part, table)

@@ -24,6 +24,12 @@ _RESPONSE = [
     ("bytes", pa.int64()),
 ]
 
+# What the request looked like to the attack rules (transforms/attack_rules.py), in both request datasets.
+_SIGNALS = [
+    ("attack_families", pa.list_(pa.string())),  # sqli, xss, traversal, rfi, rce, php, java, scanner, probe
+    ("rule_ids", pa.list_(pa.string())),  # our rules that fired, sorted
+]
+
 RESTRICTED_REQUESTS = pa.schema(
     [
         ("ts", TS),
@@ -41,6 +47,7 @@ RESTRICTED_REQUESTS = pa.schema(
         ("query", pa.string()),
         ("protocol", pa.string()),
         *_RESPONSE,
+        *_SIGNALS,
         ("referrer", pa.string()),
         ("user_agent", pa.string()),
         ("vhost", pa.string()),
@@ -61,6 +68,7 @@ ANONYMISED_REQUESTS = pa.schema(
         ("query", pa.string()),  # scrubbed
         ("protocol", pa.string()),
         *_RESPONSE,
+        *_SIGNALS,
         ("referrer", pa.string()),  # scrubbed
         ("user_agent", pa.string()),  # scrubbed
         ("vhost", pa.string()),  # scrubbed
