@@ -373,6 +373,8 @@ RESTRICTED_ROW = {
     "target": "/index.html?page=2",
     "path": "/index.html",
     "query": "page=2",
+    "attack_families": ["sqli"],
+    "rule_ids": ["sqli-union-select"],
     "protocol": "HTTP/1.1",
     "status": 200,
     "bytes": 512,
