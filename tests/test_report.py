@@ -2,7 +2,8 @@
 violations, its page in headless Chromium, and no address, token, key or e-mail address in it.
 
 Expected figures come from the traffic written here (Python over the spec), from the Parquet files read
-with DuckDB and from the audit zone's JSON read with json, never from the report's own code.
+with DuckDB and from the audit zone's JSON read with json, never from the report's own code. The same
+holds over the 30 daily runs of tests/test_daily.py, with a report written into the audit zone halfway.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import datetime as dt
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -21,8 +24,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from pipelines import cli, ingest, report, report_charts, report_html
+from pipelines import cli, daily, ingest, report, report_charts, report_html
 from tests.conftest import Workspace, clf_line
+from tests.test_daily import FIRST_RUN, audit, land_log, month_workspace
+from tests.test_daily import query as zone_query
 from tests.test_ingest import full_addresses
 from tests.test_s3 import s3_workspace
 from transforms.errors import LogshroudError
@@ -618,3 +623,166 @@ def output(day: str, rows: int, source: str = "s1", zone: str = "anonymised", da
 def test_an_input_counts_on_the_day_most_of_its_rows_fall_on(outputs: list[dict], day: str) -> None:
     manifest = {"as_of": "2026-11-25T03:00:00Z", "outputs": outputs}
     assert report.input_day(manifest, {"source_id": "s1"}) == dt.date.fromisoformat(day)
+
+
+# --- a month of daily runs ------------------------------------------------------------------------------------
+
+MONTH_FIRST, MONTH_LAST = dt.date(2026, 11, 1), dt.date(2026, 11, 30)
+MONTH_AS_OF = FIRST_RUN + dt.timedelta(days=29)  # the last daily run, 1 December
+HALFWAY = 14  # the run after which the report of the first two weeks is written into the audit zone
+
+
+def month_days() -> list[str]:
+    return [(MONTH_FIRST + dt.timedelta(days=n)).isoformat() for n in range((MONTH_LAST - MONTH_FIRST).days + 1)]
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory) -> tuple[Workspace, list[int], dict]:
+    """The 30 daily runs of tests/test_daily.py (3-day window, raw logs deleted, anonymised data kept 27 days,
+    weekly keys kept 21), a report of the first two weeks written halfway to `<audit>/reports/`, where the
+    later runs' verify reads past it; the exit code of each run; and the report of November as of the last."""
+    workspace = month_workspace(tmp_path_factory.mktemp("month"))
+    exit_codes = []
+    for number in range(30):
+        as_of = FIRST_RUN + dt.timedelta(days=number)
+        land_log(workspace, as_of.date() - dt.timedelta(days=1))
+        exit_codes.append(daily.run(workspace.config, as_of=as_of).exit_code)
+        if number == HALFWAY:
+            report.run(workspace.config, MONTH_FIRST, as_of.date() - dt.timedelta(days=1), as_of)
+    return workspace, exit_codes, report.build(workspace.config, MONTH_FIRST, MONTH_LAST, MONTH_AS_OF)
+
+
+def test_month_every_control_passes_with_a_report_in_the_audit_zone(month) -> None:
+    workspace, exit_codes, built = month
+    assert exit_codes == [0] * 30  # verify passed after every run, the report in the audit zone for the last 15
+    assert {c["status"] for c in built["verification"]["controls"]} == {"pass"}  # every control applies here
+    (written,) = (workspace.zone("audit") / "reports").iterdir()
+    assert sorted(p.name for p in written.iterdir()) == ["report.html", "report.json", "report.pdf"]
+    leaks = next(c for c in built["verification"]["controls"] if c["name"] == "no_address_or_email")
+    assert leaks["evidence"]["reports_not_scanned"] == 3
+
+
+def test_month_processing_is_what_the_manifests_and_the_parquet_hold(month) -> None:
+    workspace, _, built = month
+    inputs = [entry for m in audit(workspace, "manifests") for entry in m["inputs"]]
+    expected = {}
+    for day in month_days():
+        about = [e for e in inputs if f"/{day.replace('-', '/')}/" in e["path"]]  # .../web1/2026/11/04/access.log
+        expected[day] = tuple(sum(e[n] for e in about) for n in ("lines_read", "rows", "quarantined")) + (len(about),)
+    got = {
+        d["day"]: (d["lines_read"], d["rows"], d["quarantined"], d["input_files"]) for d in built["processing"]["days"]
+    }
+    assert got == expected
+    assert set(expected.values()) == {(6, 5, 1, 1)}  # what land_log ships each day
+    held = zone_query(
+        workspace, "anonymised", "requests", "SELECT CAST(dt AS VARCHAR), count(*) FROM {view} GROUP BY 1"
+    )
+    assert sorted(held) == [(day, got[day][1]) for day in month_days()[3:]]  # 1-3 November are past 27 days
+    # A day's bad line is quarantined in the partition of its run, the day after; the last four are held.
+    quarantined = zone_query(workspace, "restricted", "quarantine", "SELECT dt, count(*) FROM {view} GROUP BY 1")
+    assert sorted((str(run_day - dt.timedelta(days=1)), n) for run_day, n in quarantined) == [
+        (day, got[day][2]) for day in month_days()[-4:]
+    ]
+
+
+def test_month_deletions_per_day_are_the_deletion_records(month) -> None:
+    workspace, _, built = month
+    expected: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for record in audit(workspace, "deletions"):
+        if record["as_of"][:10] in month_days():
+            expected[(record["as_of"][:10], record["action"])].update(
+                records=1, objects=len(record["objects"]), rows=record["rows"], bytes=record["bytes"]
+            )
+    got = {(d["day"], action): Counter(n) for d in built["retention"]["deletions_by_day"]
+           for action, n in d["actions"].items()}  # fmt: skip
+    assert got == expected
+    assert len(built["retention"]["deletions"]) == sum(n["records"] for n in expected.values())
+    assert {action for _, action in got} == {"delete_partition", "delete_raw_object", "destroy_key",
+                                             "coarsen_partition"}  # fmt: skip
+
+
+def test_month_keys_destroyed_are_the_keyring_and_its_records(month) -> None:
+    workspace, _, built = month
+    keyring = json.loads(Path(workspace.config.keys.path).read_text())["keys"]
+    recorded = {r["key"]["id"]: r["as_of"][:10] for r in audit(workspace, "deletions") if r["action"] == "destroy_key"}
+    got = {k["id"]: (k["destroyed"], k["destroyed_on"]) for k in built["retention"]["keys"]}
+    assert got == {k["id"]: (k["secret"] is None, k["destroyed"] and k["destroyed"][:10]) for k in keyring}
+    assert {key: day for key, (destroyed, day) in got.items() if destroyed} == recorded
+    assert sorted(recorded.values()) == ["2026-11-16", "2026-11-23", "2026-11-30"]  # 21 days from their Mondays
+
+
+def test_month_anonymity_finding_is_the_counts_in_the_audit_zone(month) -> None:
+    workspace, _, built = month
+    networks = zone_query(workspace, "audit", "anonymity_sets", "SELECT CAST(dt AS VARCHAR), max(distinct_clients), "
+                          "sum(requests) FROM {view} GROUP BY dt, client_net")  # fmt: skip
+    rows, below = Counter(), Counter()
+    for day, clients, requests in networks:
+        rows[day] += requests
+        below[day] += requests if clients < K else 0
+    got = {d["day"]: (d["rows"], d["rows_below_min"], d["share_below_min"]) for d in built["anonymity"]["days"]}
+    assert got == {day: (rows[day], below[day], below[day] / rows[day]) for day in month_days()}
+    assert built["anonymity"]["share_below_min"] == sum(below.values()) / sum(rows.values())
+    assert set(rows.values()) == {5}  # every request of a day, though its partition may be gone
+
+
+def test_month_security_use_is_what_the_anonymised_zone_holds(month) -> None:
+    workspace, _, built = month
+    counts = zone_query(workspace, "anonymised", "requests", "SELECT CAST(dt AS VARCHAR), count(*), "
+                        "count(*) FILTER (WHERE status BETWEEN 400 AND 499), count(*) FILTER (WHERE status >= 500) "
+                        "FROM {view} GROUP BY 1")  # fmt: skip
+    expected = dict.fromkeys(month_days(), (0, 0, 0)) | {day: tuple(n) for day, *n in counts}
+    got = {d["day"]: (d["requests"], d["client_errors"], d["server_errors"]) for d in built["security"]["days"]}
+    assert got == expected
+
+
+def test_month_holdings_are_the_zones_as_they_are(month) -> None:
+    workspace, _, built = month
+    got = {(h["zone"], h["dataset"]): (h["oldest_day"], h["within_limit"]) for h in built["retention"]["holdings"]}
+    expected = {}
+    for zone in ("restricted", "anonymised", "audit"):
+        for dataset in (p for p in workspace.zone(zone).iterdir() if any(p.glob("dt=*"))):
+            expected[(zone, dataset.name)] = (min(p.name[3:] for p in dataset.glob("dt=*")), True)
+    logs = sorted(workspace.zone("raw").rglob("*.log"))  # .../2026/11/28/access.log: its lines are all of that day
+    expected[("raw", "logs")] = ("-".join(logs[0].parts[-4:-1]), True)
+    assert got == expected
+    assert (len(logs), got[("raw", "logs")][0]) == (3, "2026-11-28")
+
+
+def restore_raw_log(workspace: Workspace) -> Callable[[], None]:
+    """6 November's log shipped again as it was: ingested and recorded, its lines long past the window."""
+    return land_log(workspace, dt.date(2026, 11, 6)).unlink
+
+
+def plant_month_old_restricted_partition(workspace: Workspace) -> Callable[[], None]:
+    plant_old_restricted_partition(workspace)
+    return lambda: shutil.rmtree(workspace.zone("restricted") / "requests" / "dt=2026-11-01")
+
+
+def edit_mid_month_manifest(workspace: Workspace) -> Callable[[], None]:
+    path = manifest_files(workspace)[10]
+    original = path.read_bytes()
+    edit_manifest(path)
+    return lambda: path.write_bytes(original)
+
+
+@pytest.mark.parametrize(
+    ("plant", "failed"),
+    [
+        (restore_raw_log, {"raw_within_window"}),
+        (plant_month_old_restricted_partition, {"restricted_within_window", "manifests_match_files"}),
+        (edit_mid_month_manifest, {"manifest_chain"}),
+    ],
+    ids=["raw log past the window", "restricted partition past the window", "edited manifest"],
+)
+def test_month_a_planted_violation_turns_its_control_to_fail(month, plant, failed: set[str]) -> None:
+    workspace = month[0]
+    undo = plant(workspace)
+    try:
+        built = report.build(workspace.config, MONTH_FIRST, MONTH_LAST, MONTH_AS_OF)
+    finally:
+        undo()
+    assert {c["name"] for c in built["verification"]["controls"] if c["status"] == "fail"} == failed
+    assert [c["name"] for c in built["summary"]["controls"] if c["status"] == "fail"] == [
+        c["name"] for c in built["verification"]["controls"] if c["name"] in failed
+    ]
+    assert not built["summary"]["passed"]
