@@ -42,7 +42,7 @@ from transforms.anonymise import AnonymiseRequests
 from transforms.attacks import DetectAttacks
 from transforms.config import Config, load_config, log_format, logs_xff
 from transforms.errors import LogshroudError
-from transforms.manifest import input_summaries, manifest_path, read_manifest, totals, write_manifest
+from transforms.manifest import input_summaries, iso_time, manifest_path, read_manifest, totals, write_manifest
 from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format
 from transforms.parse.logformat import CompiledFormat
 from transforms.read import CountLines, LogChunk, ReadLogChunks, first_lines, plan_ranges, read_chunks, source_id
@@ -142,8 +142,8 @@ class CommitRun(beam.DoFn):
             "run_id": run.run_id,
             "job": "ingest",
             "as_of": _iso(run.as_of),
-            "started": _iso(run.started),
-            "finished": _iso(dt.datetime.now(dt.timezone.utc)),
+            "started": iso_time(run.started, precise=True),  # runs in the same second still order
+            "finished": iso_time(dt.datetime.now(dt.timezone.utc), precise=True),
             "security_window_days": run.config.security_window_days,
             "window_start": _iso(run.window_start),
             "format": run.format_name,

@@ -11,11 +11,12 @@ writes to DIR (default `<audit>/reports/<from>_<to>_<as-of>/`, a local folder or
   not, one line says so and the other two files are still written.
 
 Sections: summary (one verdict per control), the policy in force (from the config), processing per day
-(from the run manifests), retention evidence (the oldest partition of each dataset against its limit,
-deletion records, keys), verification (controls checked now, at `--as-of`), anonymity sets (per day
-and published network, the distinct clients counted at ingest), security use (errors, attacks and
-alerts per day, from the anonymised zone), data-subject requests, and the sign-off with the SHA-256 of
-report.json, so the signed paper matches the evidence.
+(from the run manifests), retention evidence (the oldest record of each dataset against its limit,
+deletion records, keys), verification (every control of `logshroud verify` at `--as-of`, and whether
+the period's runs balance), anonymity sets (per day and published network, the distinct clients
+counted at ingest), security use (errors, attacks and alerts per day, from the anonymised zone),
+data-subject requests (from their records in `<audit>/subject_requests/`), and the sign-off with the
+SHA-256 of report.json, so the signed paper matches the evidence.
 
 Nothing is taken from claims: every figure is counted from files the pipelines wrote. The report
 counts clients and networks and never names one: it holds no address, network, token, key or
@@ -39,21 +40,24 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from pipelines import query, report_html
+from pipelines import query, report_html, verify
 from pipelines.ingest import parse_time, zone_uris
+from pipelines.sweep import long_term_prefixes
+from pipelines.verify import FAIL, NOT_APPLICABLE, PASS, Check
 from transforms import storage
 from transforms.config import Config, load_config
 from transforms.errors import LogshroudError
-from transforms.keyring import Keyring
+from transforms.keyring import open_keyring
+from transforms.manifest import audit_documents, audit_records, ingested_inputs, iso_time
+from transforms.retention import first_day_kept, raw_logs, zone_partitions
 from transforms.schema import ANONYMITY_SETS, DATASETS
 
-VERSION = 1  # of report.json's layout
-PASS, FAIL, NOT_APPLICABLE = "pass", "fail", "not_applicable"
+VERSION = 2  # of report.json's layout: 2 took section 5 from verify and added data-subject requests
+SUBJECT_REQUESTS = "subject_requests"  # the audit folder of the records of `logshroud subject`
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 FAILURES_SHOWN = 5  # per control on the terminal; the report lists them all
 PDF_SECONDS = 120  # a 30-day report prints in a few seconds; a hung browser must not hang the job
 
-_PARTITION_FILE = re.compile(r"(?P<dataset>[^/_][^/]*)/dt=(?P<day>\d{4}-\d{2}-\d{2})/[^/]+\.parquet")
 _EMAIL = re.compile(r"[^\s@]+@[^\s@]+")
 _UNIX_DAY = dt.date(1970, 1, 1)
 
@@ -86,16 +90,25 @@ def column_class(zone: str, column: str) -> str | None:
 
 
 def retention_days(config: Config) -> dict[str, int | None]:
-    """Days each zone keeps a record (None: no limit configured)."""
-    return {"raw": None, "restricted": config.security_window_days, "anonymised": None, "audit": None}
+    """Days each zone keeps a record (None: kept without limit). Raw logs go with the security window
+    when `raw_retention: delete`."""
+    return {
+        "raw": config.security_window_days if config.raw_retention == "delete" else None,
+        "restricted": config.security_window_days,
+        "anonymised": config.anonymised_retention_days,
+        "audit": None,
+    }
 
 
 def policy(config: Config) -> dict:
     """What the config promises: windows, prefixes, keys, zones, retention, and each column's class."""
     limits = retention_days(config)
     zones = zone_uris(config)
+    v4, v6 = long_term_prefixes(config)
     return {
         "security_window_days": config.security_window_days,
+        "raw_retention": config.raw_retention,
+        "anonymised_retention_days": config.anonymised_retention_days,
         "truncation": {"ipv4_prefix": config.anonymise.ipv4_prefix, "ipv6_prefix": config.anonymise.ipv6_prefix},
         "token": {
             "scheme": "HMAC-SHA-256 of the client address under the key of the event's epoch, "
@@ -103,7 +116,8 @@ def policy(config: Config) -> dict:
             "epoch_days": config.keys.epoch_days,
             "key_retention_days": config.keys.retention_days,
         },
-        "long_term_coarsening": None,  # not in this version: rows keep their network once the key is gone
+        # Once a key is destroyed the sweep rewrites its epoch's anonymised partitions (transforms.retention).
+        "long_term_coarsening": {"ipv4_prefix": v4, "ipv6_prefix": v6, "after_days": config.keys.retention_days},
         "min_anonymity_set": config.report.min_anonymity_set,
         "zones": [{"zone": zone, "location": uri, "retention_days": limits[zone]} for zone, uri in zones.items()],
         "datasets": [
@@ -121,26 +135,9 @@ def policy(config: Config) -> dict:
 # --- the audit evidence ----------------------------------------------------------------------------------
 
 
-def audit_documents(audit_uri: str, folder: str) -> list[dict]:
-    """Every JSON document in an audit folder, with `_path` and `_sha256` (of its bytes as stored)."""
-    documents = []
-    for stored in storage.list_tree(storage.join(audit_uri, folder)):
-        if stored.path.endswith(".json"):
-            data = storage.read_bytes(stored.path)
-            try:
-                document = json.loads(data)
-            except ValueError:
-                raise LogshroudError(f"{stored.path}: not a JSON document") from None
-            documents.append({**document, "_path": stored.path, "_sha256": storage.sha256_hex(data)})
-    return documents
-
-
-def manifests(audit_uri: str) -> list[dict]:
-    """Every run manifest, in the order the runs started (times are to the second: within one, by finish)."""
-    return sorted(
-        audit_documents(audit_uri, "manifests"),
-        key=lambda m: (_moment(m["started"]), _moment(m["finished"]), m["run_id"]),
-    )
+def start_order(manifest: dict) -> tuple[dt.datetime, dt.datetime, str]:
+    """Runs in the order they started (then finished): `2026-11-24T03:00:00Z` and `...00.5Z` compared as times."""
+    return _moment(manifest["started"]), _moment(manifest["finished"]), manifest["run_id"]
 
 
 def _day(timestamp: str) -> dt.date:
@@ -214,62 +211,46 @@ def run_summary(manifest: dict) -> dict:
 # --- retention ---------------------------------------------------------------------------------------------
 
 
-def first_day_kept(as_of: dt.datetime, days: int) -> dt.date:
-    """The oldest UTC day that still holds a record younger than `days` at `as_of` (the sweep's rule)."""
-    return (as_of - dt.timedelta(days=days)).date()
+def holdings(config: Config, as_of: dt.datetime, records: list[dict]) -> list[dict]:
+    """Per zone and dataset: partitions, files, bytes, and the oldest day held against the zone's limit.
 
-
-def partitions(zone_uri: str) -> dict[str, dict[dt.date, list[storage.StoredFile]]]:
-    """dataset -> partition day -> its Parquet files, for every dataset a zone holds (staging left out)."""
-    found: dict[str, dict[dt.date, list[storage.StoredFile]]] = defaultdict(lambda: defaultdict(list))
-    for stored in storage.list_tree(zone_uri):
-        matched = _PARTITION_FILE.fullmatch(stored.path[len(zone_uri) + 1 :])
-        if matched:
-            found[matched["dataset"]][dt.date.fromisoformat(matched["day"])].append(stored)
-    return found
-
-
-def holdings(config: Config, as_of: dt.datetime) -> list[dict]:
-    """Per zone and dataset: partitions, files, bytes, and the oldest day held against the zone's limit."""
+    Raw logs age by their newest line as their ingest recorded it (what the sweep goes by); a log not
+    ingested as it is now is of unknown age and counted apart.
+    """
     zones, limits = zone_uris(config), retention_days(config)
     held = []
     for zone in ("restricted", "anonymised", "audit"):
-        for dataset, days in sorted(partitions(zones[zone]).items()):
-            oldest, limit = min(days), limits[zone]
-            kept_from = first_day_kept(as_of, limit) if limit is not None else None
-            files = [f for stored in days.values() for f in stored]
-            held.append(
-                {
-                    "zone": zone,
-                    "dataset": dataset,
-                    "partitions": len(days),
-                    "files": len(files),
-                    "bytes": sum(f.size for f in files),
-                    "oldest_day": oldest.isoformat(),
-                    "newest_day": max(days).isoformat(),
-                    "oldest_age_days": (as_of.date() - oldest).days,
-                    "retention_days": limit,
-                    "first_day_kept": kept_from and kept_from.isoformat(),
-                    "within_limit": kept_from is None or oldest >= kept_from,
-                }
-            )
-    raw = storage.list_tree(zones["raw"])
-    held.append(
-        {
-            "zone": "raw",
-            "dataset": "logs",
-            "partitions": None,
-            "files": len(raw),
-            "bytes": sum(f.size for f in raw),
-            "oldest_day": None,
-            "newest_day": None,
-            "oldest_age_days": None,
-            "retention_days": limits["raw"],
-            "first_day_kept": None,
-            "within_limit": True,
-        }
-    )
+        by_dataset = defaultdict(list)
+        for partition in zone_partitions(zone, zones[zone]):
+            by_dataset[partition.dataset].append(partition)
+        for dataset, parts in sorted(by_dataset.items()):
+            files = [f for p in parts for f in p.files]
+            days = [p.day for p in parts]
+            counts = {"partitions": len(parts), "files": len(files), "bytes": sum(f.size for f in files)}
+            held.append(holding(zone, dataset, counts, min(days), max(days), limits[zone], as_of))
+    logs = raw_logs(zones["raw"], ingested_inputs(records))
+    ages = [log.newest_event for log in logs if log.newest_event is not None]
+    counts = {"partitions": None, "files": len(logs), "bytes": sum(log.stored.size for log in logs),
+              "of_unknown_age": len(logs) - len(ages)}  # fmt: skip
+    held.append(holding("raw", "logs", counts, min(ages, default=None), max(ages, default=None), limits["raw"], as_of))
     return held
+
+
+def holding(zone: str, dataset: str, counts: dict, oldest: str | None, newest: str | None, limit: int | None,
+            as_of: dt.datetime) -> dict:  # fmt: skip
+    """One dataset's line of the holdings: its counts, and its oldest day (`YYYY-MM-DD`) against its limit."""
+    kept_from = first_day_kept(as_of, limit) if limit is not None else None
+    return {
+        "zone": zone,
+        "dataset": dataset,
+        **counts,
+        "oldest_day": oldest,
+        "newest_day": newest,
+        "oldest_age_days": (as_of.date() - dt.date.fromisoformat(oldest)).days if oldest else None,
+        "retention_days": limit,
+        "first_day_kept": kept_from,
+        "within_limit": kept_from is None or oldest is None or oldest >= kept_from,
+    }
 
 
 def deletions(records: list[dict], first: dt.date, last: dt.date) -> list[dict]:
@@ -293,15 +274,24 @@ def deletions(records: list[dict], first: dt.date, last: dt.date) -> list[dict]:
     ]
 
 
-def key_events(config: Config, records: list[dict], first: dt.date, last: dt.date) -> list[dict]:
+def deletions_by_day(deleted: list[dict]) -> list[dict]:
+    """Per as-of day of the period's deletion records, and per action: records, objects, rows and bytes."""
+    days: dict[str, dict[str, Counter]] = defaultdict(lambda: defaultdict(Counter))
+    for d in deleted:
+        days[d["as_of"][:10]][d["action"]].update(records=1, objects=d["objects"], rows=d["rows"], bytes=d["bytes"])
+    return [
+        {"day": day, "actions": {action: dict(counts) for action, counts in sorted(actions.items())}}
+        for day, actions in sorted(days.items())
+    ]
+
+
+def key_events(config: Config, first: dt.date, last: dt.date) -> list[dict]:
     """Keys whose epoch overlaps the period, or created or destroyed in it: ids and dates, never a secret."""
-    destroyed_on = {r["key"]["id"]: r["as_of"][:10] for r in records if r["action"] == "destroy_key" and r.get("key")}
     events = []
-    for key in Keyring(config.keys.path, config.keys.epoch_days).keys():  # noqa: SIM118 (a Keyring is no dict)
+    keys = open_keyring(config.keys).keys()
+    for key in keys:
         start, end = dt.date.fromisoformat(key.not_before), dt.date.fromisoformat(key.not_after)
-        destroyed = key.secret is None
-        when = destroyed_on.get(key.id)
-        touched = [_day(key.created), *([dt.date.fromisoformat(when)] if when else [])]
+        touched = [_day(key.created), *([_day(key.destroyed)] if key.destroyed else [])]
         if (start <= last and end > first) or any(first <= day <= last for day in touched):
             events.append(
                 {
@@ -309,9 +299,9 @@ def key_events(config: Config, records: list[dict], first: dt.date, last: dt.dat
                     "epoch_from": key.not_before,
                     "epoch_to": key.not_after,
                     "created": key.created,
-                    "due": (start + dt.timedelta(days=config.keys.retention_days)).isoformat(),
-                    "destroyed": destroyed,
-                    "destroyed_on": when,
+                    "due": key.due(config.keys.retention_days).isoformat(),
+                    "destroyed": key.secret is None,
+                    "destroyed_on": key.destroyed and key.destroyed[:10],
                 }
             )
     return events
@@ -320,118 +310,53 @@ def key_events(config: Config, records: list[dict], first: dt.date, last: dt.dat
 # --- controls ----------------------------------------------------------------------------------------------
 
 
-def control(name: str, title: str, evidence: dict, failures: list[str], applicable: bool = True) -> dict:
-    """One control's result: a stable name, what it holds to, its evidence, and each failure as one line."""
-    status = NOT_APPLICABLE if not applicable else FAIL if failures else PASS
-    return {"name": name, "title": title, "status": status, "evidence": evidence, "failures": failures}
-
-
-def restricted_within_window(config: Config, as_of: dt.datetime) -> dict:
-    days = config.security_window_days
-    kept_from = first_day_kept(as_of, days)
-    held = partitions(zone_uris(config)["restricted"])
-    failures = [
-        f"restricted/{dataset}/dt={day}: {len(files)} file(s), past the window, which keeps {kept_from} on"
-        for dataset, by_day in sorted(held.items())
-        for day, files in sorted(by_day.items())
-        if day < kept_from
-    ]
-    oldest = min((day for by_day in held.values() for day in by_day), default=None)
-    evidence = {
-        "window_days": days,
-        "first_day_kept": kept_from.isoformat(),
-        "oldest_day": oldest and oldest.isoformat(),
-    }
-    return control("restricted_within_window", f"no restricted record past the {days}-day window", evidence, failures)
-
-
-def recorded_files(runs: list[dict], records: list[dict]) -> dict[str, dict]:
-    """path -> {bytes, sha256, by} of every file the manifests and deletion records say is held now."""
-    files: dict[str, dict] = {}
-    moments = [(_moment(m["finished"]), m) for m in runs] + [(_moment(r["recorded"]), r) for r in records]
-    for _, record in sorted(moments, key=lambda pair: pair[0]):
-        if record.get("record") == "deletion":
-            for entry in record.get("objects", []):
-                if "sha256" in entry:  # rewritten in place (coarsened): what the file is now
-                    files[entry["path"]] = {
-                        "bytes": entry["bytes"],
-                        "sha256": entry["sha256"],
-                        "by": record["record_id"],
-                    }
-                else:
-                    files.pop(entry["path"], None)
-            continue
-        for path in record.get("deleted_stale", []):
-            files.pop(path, None)
-        for entry in record.get("outputs", []):
-            files[entry["path"]] = {"bytes": entry["bytes"], "sha256": entry["sha256"], "by": record["run_id"]}
-    return files
-
-
-def manifests_match_files(config: Config, runs: list[dict], records: list[dict]) -> dict:
-    zones = zone_uris(config)
-    recorded = recorded_files(runs, records)
-    present = {f.path: f.size for zone in ("restricted", "anonymised", "audit") for f in storage.list_tree(zones[zone])}
-    failures = []
-    for path, entry in sorted(recorded.items()):
-        name = relative_name(path, zones)
-        if path not in present:
-            failures.append(f"{name}: missing (recorded by {entry['by']})")
-        elif present[path] != entry["bytes"] or storage.sha256_hex(storage.read_bytes(path)) != entry["sha256"]:
-            failures.append(f"{name}: not the file recorded by {entry['by']} (its size or SHA-256 differs)")
-    evidence = {"manifests": len(runs), "deletion_records": len(records), "files_recorded": len(recorded)}
-    return control(
-        "manifests_match_files", "every recorded file is there with its recorded size and SHA-256", evidence, failures
-    )
-
-
-def relative_name(path: str, zones: dict[str, str]) -> str:
-    """`anonymised/requests/dt=2026-11-20/part-x.parquet` for a file in a zone; other paths as they are."""
-    for zone, uri in zones.items():
-        if path.startswith(uri + "/"):
-            return f"{zone}/{path[len(uri) + 1 :]}"
-    return path
-
-
-def manifest_chain(runs: list[dict]) -> dict:
-    """Each manifest's `previous_manifest_sha256` against the manifest before it (by start time).
-
-    A manifest without the field (written before chaining) is counted as not chained, not as a
-    break; one that names no predecessor while one exists, or the wrong one, breaks the chain.
-    """
-    failures, chained = [], 0
-    for number, manifest in enumerate(runs):
-        if "previous_manifest_sha256" not in manifest:
-            continue
-        chained += 1
-        previous = runs[number - 1] if number else None
-        expected = previous["_sha256"] if previous else None
-        if manifest["previous_manifest_sha256"] != expected:
-            before = f"manifest {previous['run_id']} before it" if previous else "no manifest before it"
-            failures.append(f"manifest {manifest['run_id']}: its previous-manifest SHA-256 does not match the {before}")
-    evidence = {"manifests": len(runs), "chained": chained, "not_chained": len(runs) - chained}
-    return control(
-        "manifest_chain",
-        "each run manifest names the SHA-256 of the one before it",
-        evidence,
-        failures,
-        applicable=chained > 0,
-    )
-
-
-def runs_balanced(runs: list[dict]) -> dict:
-    failures = [
-        f"run {r['run_id']}: {r['lines_read']:,} lines read, {r['rows']:,} rows + {r['quarantined']:,} quarantined"
-        for r in runs
-        if not r["balanced"]
-    ]
-    return control(
+def runs_balanced(runs: list[dict]) -> Check:
+    """Every run of the period read as many lines as it wrote rows and quarantine records."""
+    return Check(
         "runs_balanced",
         "every line read in the period is a row or a quarantine record",
         {"runs": len(runs)},
-        failures,
-        applicable=bool(runs),
+        [
+            f"run {r['run_id']}: {r['lines_read']:,} lines read, {r['rows']:,} rows + {r['quarantined']:,} quarantined"
+            for r in runs
+            if not r["balanced"]
+        ],
+        not_applicable=None if runs else "no run in the period",
     )
+
+
+# --- data-subject requests ---------------------------------------------------------------------------------
+
+
+def subject_requests(audit_uri: str, first: dt.date, last: dt.date) -> dict:
+    """The data-subject requests recorded in the period, per request and by kind: counts, never whom they were about.
+
+    Records (`<audit>/subject_requests/<request_id>.json`, written by `logshroud subject`) give the kind
+    (`export` or `erase`), whether it was a dry run, when it was recorded, rows per dataset and the
+    partitions touched. A dry run is listed but changed nothing, so it counts apart.
+    """
+    handled = []
+    documents = [d for d in audit_documents(audit_uri, SUBJECT_REQUESTS) if d.get("record") == "subject_request"]
+    for d in sorted(documents, key=lambda d: _moment(d["recorded"])):
+        if first <= _day(d["recorded"]) <= last:
+            partitions = d["partitions"]  # a list of the partitions touched, or their number
+            handled.append(
+                {
+                    "recorded": d["recorded"],
+                    "kind": d["kind"],
+                    "dry_run": bool(d["dry_run"]),
+                    "as_of": d["as_of"],
+                    "rows": sum(d["counts"].values()),
+                    "rows_by_dataset": dict(sorted(d["counts"].items())),
+                    "partitions": len(partitions) if isinstance(partitions, list) else int(partitions),
+                }
+            )
+    by_kind = {kind: Counter() for kind in ("export", "erase")}
+    for h in handled:
+        done = {"dry_runs": 1} if h["dry_run"] else {"requests": 1, "rows": h["rows"], "partitions": h["partitions"]}
+        by_kind.setdefault(h["kind"], Counter()).update(done)
+    fields = ("requests", "dry_runs", "rows", "partitions")
+    return {"recorded": handled, "by_kind": {kind: {f: n[f] for f in fields} for kind, n in by_kind.items()}}
 
 
 # --- anonymity sets ----------------------------------------------------------------------------------------
@@ -549,38 +474,33 @@ def security_use(config: Config, first: dt.date, last: dt.date) -> dict:
 
 def build(config: Config, first: dt.date, last: dt.date, as_of: dt.datetime) -> dict:
     """The report's every figure and verdict: what report.json holds and report.html shows."""
-    storage.configure(config.storage.s3)
+    controls = [c.as_dict() for c in verify.run(config, as_of)]  # configures storage and checks every bucket
     zones = zone_uris(config)
-    for uri in zones.values():
-        storage.check_bucket(uri)
-    runs = manifests(zones["audit"])
-    records = [r for r in audit_documents(zones["audit"], "deletions") if r.get("record") == "deletion"]
+    records = audit_records(zones["audit"])
+    runs = sorted((r for r in records if r.get("record") != "deletion"), key=start_order)
+    deleted = deletions([r for r in records if r.get("record") == "deletion"], first, last)
     processed = processing(runs, first, last)
-    controls = [
-        restricted_within_window(config, as_of),
-        manifests_match_files(config, runs, records),
-        manifest_chain(runs),
-        runs_balanced(processed["runs"]),
-    ]
+    controls.append(runs_balanced(processed["runs"]).as_dict())
     anonymity_sets = anonymity(config, first, last)
     return {
         "report": "logshroud compliance report",
         "version": VERSION,
         "period": {"from": first.isoformat(), "to": last.isoformat(), "days": (last - first).days + 1},
-        "as_of": _iso(as_of),
+        "as_of": iso_time(as_of),
         "config": {"source": config.source, "sha256": config.digest()},
         "summary": summary(controls, processed, anonymity_sets),
         "policy": policy(config),
         "processing": processed,
         "retention": {
-            "holdings": holdings(config, as_of),
-            "deletions": deletions(records, first, last),
-            "keys": key_events(config, records, first, last),
+            "holdings": holdings(config, as_of, records),
+            "deletions": deleted,
+            "deletions_by_day": deletions_by_day(deleted),
+            "keys": key_events(config, first, last),
         },
         "verification": {"controls": controls},
         "anonymity": anonymity_sets,
         "security": security_use(config, first, last),
-        "subject_requests": {"recorded": [], "note": "none recorded"},
+        "subject_requests": subject_requests(zones["audit"], first, last),
         "sign_off": {"prepared_by": config.report.prepared_by, "reviewed_by": config.report.reviewed_by},
     }
 
@@ -606,10 +526,6 @@ def summary(controls: list[dict], processed: dict, anonymity_sets: dict) -> dict
 def _moment(text: str) -> dt.datetime:
     """`2026-11-24T03:00:00Z` or `2026-11-24T03:00:00.123456Z` as a time: the two sort wrongly as text."""
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def _iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # --- writing -----------------------------------------------------------------------------------------------
@@ -685,7 +601,7 @@ def run(
 
 def default_out(config: Config, first: dt.date, last: dt.date, as_of: dt.datetime) -> str:
     """`<audit>/reports/2026-11-01_2026-11-30_20261201T030000Z`: the audit zone keeps every report made."""
-    return storage.join(zone_uris(config)["audit"], "reports", f"{first}_{last}_{as_of:%Y%m%dT%H%M%SZ}")
+    return storage.join(zone_uris(config)["audit"], verify.REPORTS, f"{first}_{last}_{as_of:%Y%m%dT%H%M%SZ}")
 
 
 def text(report: dict, written: dict[str, str]) -> str:

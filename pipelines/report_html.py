@@ -184,10 +184,13 @@ def policy(report: dict) -> str:
                 f"{token['key_retention_days']} days from the epoch's first day, then the key is destroyed "
                 "and its tokens link to no one",
             ),
+            ("Long-term coarsening", coarsening(p["long_term_coarsening"])),
+            ("Raw logs", raw_retention(p)),
             (
-                "Long-term coarsening",
-                p["long_term_coarsening"]
-                or "none in this version: rows keep their network prefix once their key is destroyed",
+                "Anonymised data",
+                f"kept {p['anonymised_retention_days']} days, then deleted"
+                if p["anonymised_retention_days"] is not None
+                else "kept without limit (anonymised_retention_days not set)",
             ),
             ("Minimum anonymity set", f"{p['min_anonymity_set']} distinct clients per published network and day"),
         ]
@@ -219,6 +222,19 @@ def policy(report: dict) -> str:
         + '<p class="note">Personal: names or nearly names a person. Pseudonymous: ties one client\'s rows '
         "together while the key that made it exists. Anonymous: tied to no one.</p>" + datasets
     )
+
+
+def coarsening(c: dict) -> str:
+    return (
+        f"{c['after_days']} days from its epoch's first day a key is destroyed; its rows then lose client_token "
+        f"and key_id, and every network in them widens to IPv4 /{c['ipv4_prefix']}, IPv6 /{c['ipv6_prefix']}"
+    )
+
+
+def raw_retention(p: dict) -> str:
+    if p["raw_retention"] == "delete":
+        return f"deleted once their newest line is past the {p['security_window_days']}-day security window"
+    return f"kept (raw_retention: {p['raw_retention']})"
 
 
 def processing(report: dict) -> str:
@@ -295,7 +311,7 @@ def retention(report: dict) -> str:
         else "<p>The zones hold no partition.</p>"
     )
     held = table(
-        ["Dataset", "Partitions", "Files", "Bytes", "Oldest day", "Age (days)", "Limit", "Within"],
+        ["Dataset", "Partitions", "Files", "Bytes", "Oldest day", "Age (days)", "Limit", "Within limit"],
         [
             [
                 f"{h['zone']}/{h['dataset']}",
@@ -310,6 +326,21 @@ def retention(report: dict) -> str:
             for h in r["holdings"]
         ],
         numeric={1, 2, 3, 5},
+    )
+    unknown = next((h["of_unknown_age"] for h in r["holdings"] if h["zone"] == "raw"), 0)
+    raw_note = (
+        '<p class="note">A raw log ages by its newest line, as its ingest recorded it.'
+        + (f" {unknown:,} raw log(s) were not ingested as they are now: their age is unknown." if unknown else "")
+        + "</p>"
+    )
+    per_day = table(
+        ["As of", "Action", "Records", "Objects", "Rows", "Bytes"],
+        [
+            [d["day"], action, n["records"], n["objects"], n["rows"], n["bytes"]]
+            for d in r["deletions_by_day"]
+            for action, n in d["actions"].items()
+        ],
+        numeric={2, 3, 4, 5},
     )
     deletions = table(
         ["As of", "Action", "What", "Objects", "Rows", "Bytes", "Reason"],
@@ -344,21 +375,30 @@ def retention(report: dict) -> str:
     return (
         chart
         + held
+        + raw_note
         + "<h3>Deletions performed in the period</h3>"
-        + (deletions if r["deletions"] else "<p>No deletion records in the period.</p>")
+        + (
+            per_day + "<h3>Each deletion record</h3>" + deletions
+            if r["deletions"]
+            else "<p>No deletion records in the period.</p>"
+        )
         + "<h3>Keys created, in use and destroyed</h3>"
         + (keys if r["keys"] else "<p>No key was in use in the period.</p>")
     )
 
 
 def verification(report: dict) -> str:
-    parts = [f'<p class="note">Checked at {escape(report["as_of"])} against the zones as they are.</p>']
+    parts = [
+        f'<p class="note">The controls of <code>logshroud verify</code>, checked at {escape(report["as_of"])} '
+        "against the zones as they are, and whether the period's runs balance.</p>"
+    ]
     for c in report["verification"]["controls"]:
         evidence = ", ".join(f"{k.replace('_', ' ')}: {cell(v)}" for k, v in c["evidence"].items())
         failures = "".join(f"<li>{escape(f)}</li>" for f in c["failures"])
+        why = f"<p>Not applicable: {escape(c['not_applicable'])}.</p>" if c["not_applicable"] else ""
         parts.append(
             f"<h3>{badge(c['status'])} {escape(c['title'])} <code>{escape(c['name'])}</code></h3>"
-            f"<p>Evidence: {evidence}</p>" + (f"<ul>{failures}</ul>" if failures else "")
+            f"{why}<p>Evidence: {evidence}</p>" + (f"<ul>{failures}</ul>" if failures else "")
         )
     return "".join(parts)
 
@@ -496,8 +536,33 @@ def security(report: dict) -> str:
 
 
 def subject_requests(report: dict) -> str:
-    recorded = report["subject_requests"]["recorded"]
-    return "<p>None recorded.</p>" if not recorded else table(["Request"], [[r] for r in recorded])
+    s = report["subject_requests"]
+    if not s["recorded"]:
+        return "<p>None recorded.</p>"
+    by_kind = table(
+        ["Kind", "Requests", "Rows", "Partitions", "Dry runs"],
+        [[kind, n["requests"], n["rows"], n["partitions"], n["dry_runs"]] for kind, n in s["by_kind"].items()],
+        numeric={1, 2, 3, 4},
+    )
+    each = table(
+        ["Recorded", "Kind", "Dry run", "Rows", "Partitions", "Rows per dataset"],
+        [
+            [
+                r["recorded"],
+                r["kind"],
+                r["dry_run"],
+                r["rows"],
+                r["partitions"],
+                ", ".join(f"{dataset} {n:,}" for dataset, n in r["rows_by_dataset"].items()) or None,
+            ]
+            for r in s["recorded"]
+        ],
+        numeric={3, 4},
+    )
+    return (
+        '<p class="note">From the records of <code>logshroud subject</code>: what each request exported or erased, '
+        "as counts; never whom it was about. A dry run changed nothing.</p>" + by_kind + "<h3>Each request</h3>" + each
+    )
 
 
 def sign_off(report: dict, json_sha256: str) -> str:

@@ -2,24 +2,30 @@
 
     logshroud verify --config prod.yaml [--as-of 2026-11-24T03:00:00Z] [--json]
 
-Reads every zone and checks each control, printing PASS or FAIL with its evidence
-(`--json`: one JSON document); exits 1 if any control fails, 2 on an error. Controls:
+Reads every zone and checks each control, printing PASS, FAIL or N/A (a control the config
+makes moot) with its evidence (`--json`: one JSON document); exits 1 if any control fails,
+2 on an error. Controls:
 
 - restricted_within_window: no restricted partition of any dataset (requests, quarantine,
   alerts, ...) whose whole UTC day is past `security_window_days`;
 - raw_within_window: with `raw_retention: delete`, no raw log whose newest line, as its
-  ingest recorded it, is past the window;
-- anonymised_within_retention: with `anonymised_retention_days`, no anonymised partition past it;
+  ingest recorded it, is past the window (not applicable with `keep`);
+- anonymised_within_retention: with `anonymised_retention_days`, no anonymised partition past it
+  (not applicable without);
 - no_address_or_email: no full IPv4 or IPv6 address, e-mail address or URL credentials in any
   string column (lists of strings too) of any anonymised file, nor in any audit file. Networks
   pass when no finer than the configured prefixes (in coarsened files, the long-term ones).
   A manifest's `config` is not scanned: it names your endpoints and proxies, not clients;
+  nor are compliance reports (`<audit>/reports/`: counts drawn from the files scanned here, and
+  a PDF's compressed streams read as text would raise false alarms) or other binary files;
 - destroyed_keys_coarsened: no `key_id` of a destroyed key (or of no key in the keyring)
   in an anonymised file that is not coarsened;
 - keys_within_retention: no key whose secret still exists past `keys.retention_days`;
 - manifests_match_files: every file the manifests and deletion records account for exists
   with its recorded size and SHA-256, and no file in the restricted or anonymised zone
-  (staging included) is unaccounted for.
+  (staging included) is unaccounted for;
+- manifest_chain: each run manifest's `previous_manifest_sha256` is the SHA-256 of the manifest
+  written before it, so none was edited or deleted since (not applicable until a manifest is chained).
 """
 
 from __future__ import annotations
@@ -39,7 +45,7 @@ from pipelines.sweep import long_term_prefixes
 from transforms import storage
 from transforms.config import Config, load_config
 from transforms.keyring import Key, open_keyring
-from transforms.manifest import audit_records, ingested_inputs, iso_time, ledger
+from transforms.manifest import PREVIOUS, audit_records, ingested_inputs, iso_time, ledger, written_order
 from transforms.retention import (
     coarsening_of,
     first_day_kept,
@@ -51,25 +57,39 @@ from transforms.retention import (
 )
 from transforms.scrub import Scrubber
 
+PASS, FAIL, NOT_APPLICABLE = "pass", "fail", "not_applicable"
+REPORTS = "reports"  # the audit zone's folder of compliance reports, which the leak scan leaves out
+
 
 @dataclass
 class Check:
-    """One control: its stable name, what it holds to, the evidence, and each failure as one line."""
+    """One control: its stable name, what it holds to, the evidence, and each failure as one line.
+
+    `not_applicable` says why the config makes the control moot (`raw_retention: keep`); such a
+    control has no failures and fails nothing.
+    """
 
     name: str
     title: str
     evidence: dict
     failures: list[str] = field(default_factory=list)
+    not_applicable: str | None = None
 
     @property
     def passed(self) -> bool:
         return not self.failures
 
+    @property
+    def status(self) -> str:
+        return FAIL if self.failures else NOT_APPLICABLE if self.not_applicable else PASS
+
     def as_dict(self) -> dict:
         return {
             "name": self.name,
             "title": self.title,
+            "status": self.status,
             "passed": self.passed,
+            "not_applicable": self.not_applicable,
             "evidence": self.evidence,
             "failures": self.failures,
         }
@@ -126,12 +146,26 @@ def _scan_table(found: ZoneFile, table: pa.Table, scrubbers: tuple[Scrubber, Scr
         found.key_ids = frozenset(k for k in table["key_id"].unique().to_pylist() if k)
 
 
-def audit_leaks(audit_uri: str, scrubber: Scrubber) -> tuple[int, dict[str, str]]:
-    """(files read, path -> what is wrong) for the audit zone: each file holding what scrubbing would remove."""
-    stored_files = storage.list_tree(audit_uri)
+def audit_leaks(audit_uri: str, scrubber: Scrubber) -> tuple[dict[str, int], dict[str, str]]:
+    """(files scanned and files left out, path -> what is wrong) for the audit zone: each file holding
+    what scrubbing would remove.
+
+    Left out: compliance reports (`<audit>/reports/`), whose figures are counted from the files scanned
+    here, and binary files other than Parquet (with a NUL byte), whose bytes read as text hold digits
+    that look like addresses (a PDF's compressed streams).
+    """
+    reports = storage.join(audit_uri, REPORTS) + "/"
+    counts = dict.fromkeys(("audit_files", "reports_not_scanned", "binary_files_not_scanned"), 0)
     found = {}
-    for stored in stored_files:
+    for stored in storage.list_tree(audit_uri):
+        if stored.path.startswith(reports):
+            counts["reports_not_scanned"] += 1
+            continue
         data = storage.read_bytes(stored.path)
+        if not stored.path.endswith(".parquet") and b"\0" in data:
+            counts["binary_files_not_scanned"] += 1
+            continue
+        counts["audit_files"] += 1
         if not stored.path.endswith(".parquet"):
             kinds = leaks(pa.array(_text_strings(stored.path, data), pa.string()), scrubber)
         else:
@@ -143,7 +177,7 @@ def audit_leaks(audit_uri: str, scrubber: Scrubber) -> tuple[int, dict[str, str]
             kinds = sum((leaks(values, scrubber) for _, values in string_columns(table)), Counter())
         if kinds:
             found[stored.path] = _kinds(kinds)
-    return len(stored_files), found
+    return counts, found
 
 
 def _text_strings(path: str, data: bytes) -> list[str]:
@@ -203,7 +237,7 @@ def raw_within_window(config: Config, zones: dict[str, str], records: list[dict]
         {"raw_retention": config.raw_retention, "first_day_kept": window},
     )
     if config.raw_retention != "delete":
-        check.title = "raw zone: not checked (raw_retention: keep)"
+        check.not_applicable = f"raw_retention: {config.raw_retention} (raw logs are kept)"
         return check
     logs = raw_logs(zones["raw"], ingested_inputs(records))
     check.evidence.update(logs=len(logs), of_unknown_age=sum(1 for log in logs if log.newest_event is None))
@@ -223,7 +257,8 @@ def anonymised_within_retention(files: list[ZoneFile], config: Config, as_of: dt
         {"anonymised_retention_days": days},
     )
     if days is None:
-        check.title = "anonymised zone: not checked (anonymised_retention_days not set)"
+        check.title = "anonymised zone holds nothing past its retention"
+        check.not_applicable = "anonymised_retention_days not set (anonymised data is kept)"
         return check
     kept_from = first_day_kept(as_of, days)
     check.evidence["first_day_kept"] = kept_from
@@ -236,7 +271,7 @@ def anonymised_within_retention(files: list[ZoneFile], config: Config, as_of: dt
 
 
 def no_address_or_email(
-    anonymised: list[ZoneFile], audit: tuple[int, dict[str, str]], config: Config, zones: dict[str, str]
+    anonymised: list[ZoneFile], audit: tuple[dict[str, int], dict[str, str]], config: Config, zones: dict[str, str]
 ) -> Check:
     a = config.anonymise
     check = Check(
@@ -244,7 +279,7 @@ def no_address_or_email(
         "no full IP address, e-mail address or credentials in the anonymised and audit zones",
         {
             "anonymised_files": len(anonymised),
-            "audit_files": audit[0],
+            **audit[0],
             "prefixes": {"ipv4": a.ipv4_prefix, "ipv6": a.ipv6_prefix},
             "long_term_prefixes": dict(zip(("ipv4", "ipv6"), long_term_prefixes(config), strict=True)),
         },
@@ -331,6 +366,28 @@ def manifests_match_files(found: list[ZoneFile], records: list[dict], zones: dic
     return check
 
 
+def manifest_chain(records: list[dict]) -> Check:
+    """Each manifest's `previous_manifest_sha256` against the manifest written before it.
+
+    A manifest without the field (written before chaining) is counted as not chained, not as a
+    break; one that names no predecessor while one exists, or the wrong one, breaks the chain.
+    """
+    manifests = sorted((r for r in records if r.get("record") != "deletion"), key=written_order)
+    chained = [m for m in manifests if PREVIOUS in m]
+    check = Check(
+        "manifest_chain",
+        "each run manifest names the SHA-256 of the one written before it",
+        {"manifests": len(manifests), "chained": len(chained), "not_chained": len(manifests) - len(chained)},
+        not_applicable=None if chained else "no manifest names the one before it yet (written before chaining)",
+    )
+    for previous, manifest in zip([None, *manifests], manifests, strict=False):
+        if PREVIOUS not in manifest or manifest[PREVIOUS] == (previous and previous["_sha256"]):
+            continue
+        before = f"the manifest written before it, {previous['run_id']}" if previous else "none: it was written first"
+        check.failures.append(f"manifest {manifest['run_id']}: previous_manifest_sha256 does not match {before}")
+    return check
+
+
 def _by_partition(files: list[ZoneFile]) -> dict[tuple[str, str], list[ZoneFile]]:
     partitions: dict[tuple[str, str], list[ZoneFile]] = {}
     for found in files:
@@ -371,6 +428,7 @@ def run(config: Config, as_of: dt.datetime | None = None) -> list[Check]:
         destroyed_keys_coarsened(anonymised, keys, zones),
         keys_within_retention(keys, config.keys.retention_days, as_of, keyring.location),
         manifests_match_files(restricted + anonymised + read_zone(zones["audit"], datasets_only=True), records, zones),
+        manifest_chain(records),
     ]
 
 
@@ -387,14 +445,25 @@ def report(checks: list[Check], as_of: dt.datetime, config: Config) -> dict:
 def text(checks: list[Check], as_of: dt.datetime) -> str:
     lines = [f"verify as of {iso_time(as_of)}"]
     for check in checks:
+        if check.not_applicable:
+            lines.append(f"N/A   {check.title} [{check.name}]: {check.not_applicable}")
+            continue
         evidence = ", ".join(f"{k} {v if isinstance(v, str) else json.dumps(v)}" for k, v in check.evidence.items())
         lines.append(f"{'PASS' if check.passed else 'FAIL'}  {check.title} [{check.name}]: {evidence}")
         lines += [f"      {failure}" for failure in check.failures]
-    failed = sum(1 for c in checks if not c.passed)
-    lines.append(
-        f"verify: {failed} of {len(checks)} controls failed" if failed else f"verify: all {len(checks)} controls passed"
-    )
+    lines.append(verdict(checks))
     return "\n".join(lines)
+
+
+def verdict(checks: list[Check]) -> str:
+    """`verify: all 8 controls passed`, `verify: all 6 applicable controls passed (2 not applicable)`."""
+    failed = sum(1 for c in checks if c.status == FAIL)
+    moot = sum(1 for c in checks if c.status == NOT_APPLICABLE)
+    if failed:
+        return f"verify: {failed} of {len(checks)} controls failed"
+    if moot:
+        return f"verify: all {len(checks) - moot} applicable controls passed ({moot} not applicable)"
+    return f"verify: all {len(checks)} controls passed"
 
 
 def main(argv: list[str]) -> int:

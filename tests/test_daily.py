@@ -167,7 +167,7 @@ def test_re_runs_are_safe_and_exit_codes_tell_a_scheduler_what_happened(tmp_path
 
     first = run_daily(ws, "--as-of", "2026-11-02T02:00:00Z")
     assert first.returncode == 0, first.stdout + first.stderr
-    assert "verify: all 7 controls passed" in first.stdout
+    assert "verify: all 8 controls passed" in first.stdout
     files = {p: p.read_bytes() for p in ws.zone("anonymised").rglob("*.parquet")}
     again = run_daily(ws, "--as-of", "2026-11-02T02:00:00Z")
     assert again.returncode == 0, again.stdout + again.stderr
@@ -177,7 +177,7 @@ def test_re_runs_are_safe_and_exit_codes_tell_a_scheduler_what_happened(tmp_path
     missing = run_daily(ws, "--as-of", "2026-11-03T02:00:00Z")  # nothing landed for 2 November
     assert missing.returncode == 3, missing.stdout + missing.stderr
     assert f"  no file matches {ws.zone('raw')}/web1/2026/11/02/*.log" in missing.stdout
-    assert "ingest: nothing to ingest" in missing.stdout and "verify: all 7 controls passed" in missing.stdout
+    assert "ingest: nothing to ingest" in missing.stdout and "verify: all 8 controls passed" in missing.stdout
 
     land_log(ws, dt.date(2026, 11, 2))
     late = run_daily(ws, "--date", "2026-11-02", "--as-of", "2026-11-03T05:00:00Z")

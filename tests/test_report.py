@@ -2,7 +2,8 @@
 violations, its page in headless Chromium, and no address, token, key or e-mail address in it.
 
 Expected figures come from the traffic written here (Python over the spec), from the Parquet files read
-with DuckDB and from the manifest files read with json, never from the report's own code.
+with DuckDB and from the audit zone's JSON read with json, never from the report's own code. The same
+holds over the 30 daily runs of tests/test_daily.py, with a report written into the audit zone halfway.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import datetime as dt
 import hashlib
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -21,8 +24,10 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
-from pipelines import cli, ingest, report, report_charts, report_html
+from pipelines import cli, daily, ingest, report, report_charts, report_html
 from tests.conftest import Workspace, clf_line
+from tests.test_daily import FIRST_RUN, audit, land_log, month_workspace
+from tests.test_daily import query as zone_query
 from tests.test_ingest import full_addresses
 from tests.test_s3 import s3_workspace
 from transforms.errors import LogshroudError
@@ -43,6 +48,18 @@ NETWORKS = {
 PATHS = ("/index.html", "/search?email=jane.doe@example.com", "/missing", "/api/report", "/admin")
 STATUSES = (200, 200, 404, 500, 401, 200, 503, 403, 302)
 GARBAGE = ("this is not a log line", "GET / HTTP/1.1")  # quarantined: format_mismatch
+# Every control on a healthy workspace of the default config, which keeps raw logs and anonymised data.
+HEALTHY = {
+    "restricted_within_window": "pass",
+    "raw_within_window": "not_applicable",
+    "anonymised_within_retention": "not_applicable",
+    "no_address_or_email": "pass",
+    "destroyed_keys_coarsened": "pass",
+    "keys_within_retention": "pass",
+    "manifests_match_files": "pass",
+    "manifest_chain": "pass",
+    "runs_balanced": "pass",
+}
 
 
 def day_traffic(day: dt.date, number: int) -> list[dict]:
@@ -214,6 +231,8 @@ def test_retention_holdings_are_the_partitions_in_the_zones(written) -> None:
     assert ("restricted", "requests") in got and ("audit", "anonymity_sets") in got
     restricted = [h for h in built["retention"]["holdings"] if h["zone"] == "restricted"]
     assert all(h["retention_days"] == 7 and h["within_limit"] for h in restricted)
+    (raw,) = [h for h in built["retention"]["holdings"] if h["zone"] == "raw"]  # the logs were never in it
+    assert (raw["files"], raw["oldest_day"], raw["retention_days"], raw["within_limit"]) == (0, None, None, True)
 
 
 def test_keys_are_listed_by_id_and_dates(written) -> None:
@@ -228,13 +247,15 @@ def test_keys_are_listed_by_id_and_dates(written) -> None:
 
 def test_every_control_passes_on_a_healthy_workspace(written) -> None:
     _, manifests, built, _ = written
-    statuses = {c["name"]: c["status"] for c in built["verification"]["controls"]}
-    assert statuses == {"restricted_within_window": "pass", "manifests_match_files": "pass",
-                        "manifest_chain": "not_applicable", "runs_balanced": "pass"}  # fmt: skip
+    controls = {c["name"]: c for c in built["verification"]["controls"]}
+    assert {name: c["status"] for name, c in controls.items()} == HEALTHY
+    assert [c["name"] for c in built["summary"]["controls"]] == list(HEALTHY)
     assert built["summary"]["passed"]
     files = sum(len(m["outputs"]) for m in manifests)
-    match = next(c for c in built["verification"]["controls"] if c["name"] == "manifests_match_files")
-    assert match["evidence"] == {"manifests": 4, "deletion_records": 0, "files_recorded": files}
+    match = controls["manifests_match_files"]["evidence"]
+    assert (match["manifests"], match["files_recorded"], match["files_found"]) == (4, files, files)
+    assert controls["manifest_chain"]["evidence"] == {"manifests": 4, "chained": 4, "not_chained": 0}
+    assert controls["raw_within_window"]["not_applicable"] == "raw_retention: keep (raw logs are kept)"
 
 
 def test_policy_is_the_config_in_force(written) -> None:
@@ -244,6 +265,9 @@ def test_policy_is_the_config_in_force(written) -> None:
     assert built["config"]["sha256"] == config.digest()
     assert (policy["security_window_days"], policy["truncation"]) == (7, {"ipv4_prefix": 24, "ipv6_prefix": 48})
     assert (policy["token"]["epoch_days"], policy["token"]["key_retention_days"]) == (7, 90)
+    assert policy["long_term_coarsening"] == {"ipv4_prefix": 16, "ipv6_prefix": 32, "after_days": 90}
+    assert (policy["raw_retention"], policy["anonymised_retention_days"]) == ("keep", None)
+    assert [z["retention_days"] for z in policy["zones"]] == [None, 7, None, None]
     assert [z["location"] for z in policy["zones"]] == [str(workspace.zone(z)) for z in ("raw", "restricted",
                                                                                         "anonymised", "audit")]  # fmt: skip
     assert {(d["zone"], d["dataset"]) for d in policy["datasets"]} == set(DATASETS)
@@ -331,27 +355,20 @@ def plant_missing_file(workspace: Workspace) -> None:
 
 
 def manifest_files(workspace: Workspace) -> list[Path]:
-    """The manifests in the order the runs started, as ingest will chain them."""
+    """The manifests in the order the runs started."""
     found = [(json.loads(p.read_text()), p) for p in (workspace.zone("audit") / "manifests").glob("*.json")]
-    return [p for m, p in sorted(found, key=lambda pair: (pair[0]["started"], pair[0]["finished"], pair[0]["run_id"]))]
-
-
-def chain_manifests(workspace: Workspace) -> None:
-    """What ingest will write: each manifest with the SHA-256 of the one before it."""
-    previous = None
-    for path in manifest_files(workspace):
-        document = json.loads(path.read_text())
-        document["previous_manifest_sha256"] = previous
-        path.write_text(json.dumps(document, indent=1))
-        previous = hashlib.sha256(path.read_bytes()).hexdigest()
+    return [p for m, p in sorted(found, key=lambda pair: (pair[0]["started"], pair[0]["run_id"]))]
 
 
 def plant_edited_manifest(workspace: Workspace) -> None:
-    chain_manifests(workspace)
-    first = manifest_files(workspace)[0]
-    document = json.loads(first.read_text())
+    edit_manifest(manifest_files(workspace)[0])
+
+
+def edit_manifest(path: Path) -> None:
+    """One figure of a run's totals changed after the fact."""
+    document = json.loads(path.read_text())
     document["totals"]["quarantined"] -= 1
-    first.write_text(json.dumps(document, indent=1))
+    path.write_text(json.dumps(document, indent=1))
 
 
 def plant_unbalanced_run(workspace: Workspace) -> None:
@@ -362,62 +379,27 @@ def plant_unbalanced_run(workspace: Workspace) -> None:
 
 
 @pytest.mark.parametrize(
-    ("plant", "failed", "failure"),
+    ("plant", "failed"),
     [
-        (plant_old_restricted_partition, "restricted_within_window", "restricted/requests/dt=2026-11-01: 1 file(s)"),
-        (plant_changed_file, "manifests_match_files", "anonymised/requests/dt=2026-11-20/part-"),
-        (plant_missing_file, "manifests_match_files", "missing (recorded by "),
-        (plant_edited_manifest, "manifest_chain", "does not match the manifest "),
-        (plant_unbalanced_run, "runs_balanced", "lines read"),
+        (plant_old_restricted_partition, {"restricted_within_window": "restricted/requests/dt=2026-11-01: 1 file(s)",
+                                          "manifests_match_files": ": unaccounted for"}),
+        (plant_changed_file, {"manifests_match_files": "anonymised/requests/dt=2026-11-20/part-"}),
+        (plant_missing_file, {"manifests_match_files": "missing (recorded by "}),
+        (plant_edited_manifest, {"manifest_chain": "does not match the manifest written before it, "}),
+        (plant_unbalanced_run, {"runs_balanced": "lines read"}),
     ],
-)
-def test_a_planted_violation_fails_its_control_and_no_other(make_workspace, plant, failed: str, failure: str) -> None:
+    ids=["restricted past the window", "changed file", "missing file", "edited manifest", "unbalanced run"],
+)  # fmt: skip
+def test_a_planted_violation_fails_its_controls_and_no_other(make_workspace, plant, failed: dict[str, str]) -> None:
     workspace = make_workspace()
-    ingest_plan(workspace, runs_plan()[: 2 if failed == "manifest_chain" else 1])  # a chain breaks between two
+    ingest_plan(workspace, runs_plan()[: 2 if plant is plant_edited_manifest else 1])  # a chain breaks between two
     plant(workspace)
     built = report.build(workspace.config, FIRST, LAST, AS_OF)
-    statuses = {c["name"]: c["status"] for c in built["verification"]["controls"]}
-    chain = "pass" if plant is plant_edited_manifest else "not_applicable"
-    assert statuses == {"restricted_within_window": "pass", "manifests_match_files": "pass", "manifest_chain": chain,
-                        "runs_balanced": "pass"} | {failed: "fail"}  # fmt: skip
-    failures = next(c["failures"] for c in built["verification"]["controls"] if c["name"] == failed)
-    assert len(failures) == 1 and failure in failures[0]
+    controls = {c["name"]: c for c in built["verification"]["controls"]}
+    assert {name: c["status"] for name, c in controls.items()} == HEALTHY | dict.fromkeys(failed, "fail")
+    for name, failure in failed.items():
+        assert len(controls[name]["failures"]) == 1 and failure in controls[name]["failures"][0]
     assert not built["summary"]["passed"]
-
-
-def test_a_chained_audit_zone_passes_the_chain(make_workspace) -> None:
-    workspace = make_workspace()
-    ingest_plan(workspace, runs_plan()[:2])
-    chain_manifests(workspace)
-    chain = report.build(workspace.config, FIRST, LAST, AS_OF)["verification"]["controls"][2]
-    assert (chain["name"], chain["status"], chain["evidence"]) == ("manifest_chain", "pass",
-                                                                   {"manifests": 2, "chained": 2, "not_chained": 0})  # fmt: skip
-
-
-def manifest(run: int, previous: int | None | str = "absent", sha: str | None = None) -> dict:
-    """A manifest as the chain check sees it: run `run`, naming the manifest of run `previous` (or none)."""
-    document = {"run_id": f"r{run}", "_sha256": sha or f"sha-of-r{run}"}
-    if previous != "absent":
-        document["previous_manifest_sha256"] = None if previous is None else f"sha-of-r{previous}"
-    return document
-
-
-@pytest.mark.parametrize(
-    ("runs", "status", "failures", "not_chained"),
-    [
-        ([manifest(1), manifest(2)], "not_applicable", 0, 2),  # written before chaining
-        ([manifest(1, None), manifest(2, 1), manifest(3, 2)], "pass", 0, 0),
-        ([manifest(1), manifest(2, 1), manifest(3, 2)], "pass", 0, 1),  # chaining began after run 1
-        ([manifest(1, None), manifest(2, 1), manifest(3, 2), manifest(4)], "pass", 0, 1),  # an older writer again
-        ([manifest(1, None), manifest(2, 1, sha="edited"), manifest(3, 2)], "fail", 1, 0),  # run 2 changed since
-        ([manifest(1, None), manifest(3, 2)], "fail", 1, 0),  # run 2's manifest deleted
-        ([manifest(1, None), manifest(2, None)], "fail", 1, 0),  # claims to be first
-        ([manifest(2, 1)], "fail", 1, 0),  # the first manifest names one that is gone
-    ],
-)
-def test_manifest_chain(runs: list[dict], status: str, failures: int, not_chained: int) -> None:
-    got = report.manifest_chain(runs)
-    assert (got["status"], len(got["failures"]), got["evidence"]["not_chained"]) == (status, failures, not_chained)
 
 
 def test_a_restricted_partition_past_the_window_fails_later(written) -> None:
@@ -431,6 +413,62 @@ def test_a_restricted_partition_past_the_window_fails_later(written) -> None:
     assert not next(h for h in later["retention"]["holdings"] if h["dataset"] == "requests")["within_limit"]
 
 
+# --- data-subject requests ---------------------------------------------------------------------------------
+
+
+def subject_record(request_id: str, kind: str, recorded: str, counts: dict[str, int], partitions: list[str],
+                   dry_run: bool = False) -> dict:  # fmt: skip
+    """A record as `logshroud subject` writes it to `<audit>/subject_requests/<request_id>.json`: no identifier."""
+    return {"record": "subject_request", "request_id": request_id, "kind": kind, "dry_run": dry_run,
+            "recorded": recorded, "as_of": recorded[:10] + "T09:00:00Z", "counts": counts,
+            "partitions": partitions}  # fmt: skip
+
+
+SUBJECT_RECORDS = [
+    subject_record("dsr-0041", "export", "2026-11-19T09:00:04.120000Z", {"restricted/requests": 9},
+                   ["restricted/requests/dt=2026-11-18"]),  # before the period
+    subject_record("dsr-0042", "export", "2026-11-21T10:15:00.500000Z",
+                   {"restricted/requests": 7, "restricted/alerts": 1},
+                   ["restricted/requests/dt=2026-11-20", "restricted/alerts/dt=2026-11-20"]),
+    subject_record("dsr-0043", "erase", "2026-11-22T08:00:00.000000Z", {"restricted/requests": 4},
+                   ["restricted/requests/dt=2026-11-21"], dry_run=True),
+    subject_record("dsr-0043", "erase", "2026-11-22T08:05:00.000000Z", {"restricted/requests": 4},
+                   ["restricted/requests/dt=2026-11-21"]),
+]  # fmt: skip
+
+
+def test_data_subject_requests_are_listed_by_kind_and_date_as_counts(make_workspace) -> None:
+    workspace = make_workspace()
+    ingest_plan(workspace, runs_plan()[:1])
+    folder = workspace.zone("audit") / "subject_requests"
+    folder.mkdir()
+    for number, record in enumerate(SUBJECT_RECORDS):
+        (folder / f"{record['request_id']}-{number}.json").write_text(json.dumps(record, indent=1))
+    built, files = report.run(workspace.config, FIRST, LAST, AS_OF, str(workspace.root / "out"))
+
+    in_period = [r for r in SUBJECT_RECORDS if FIRST.isoformat() <= r["recorded"][:10] <= LAST.isoformat()]
+    assert [(r["recorded"], r["kind"], r["dry_run"], r["rows"], r["partitions"])
+            for r in built["subject_requests"]["recorded"]] == [
+        (r["recorded"], r["kind"], r["dry_run"], sum(r["counts"].values()), len(r["partitions"])) for r in in_period
+    ]  # fmt: skip
+    assert built["subject_requests"]["by_kind"] == {
+        "export": {"requests": 1, "dry_runs": 0, "rows": 8, "partitions": 2},
+        "erase": {"requests": 1, "dry_runs": 1, "rows": 4, "partitions": 1},
+    }
+    html = Path(files["html"]).read_text()
+    section = html[html.index("8. Data-subject requests") : html.index("9. Sign-off")]
+    assert "2026-11-21T10:15:00.500000Z" in section and "restricted/alerts 1" in section
+    assert "dsr-00" not in Path(files["json"]).read_text() + html  # who asked is in the record, not the report
+    assert {c["name"]: c["status"] for c in built["verification"]["controls"]} == HEALTHY
+
+
+def test_no_data_subject_request_is_none_recorded(written) -> None:
+    _, _, built, files = written
+    zero = {"requests": 0, "dry_runs": 0, "rows": 0, "partitions": 0}
+    assert built["subject_requests"] == {"recorded": [], "by_kind": {"export": zero, "erase": zero}}
+    assert "<h2>8. Data-subject requests</h2><p>None recorded.</p>" in Path(files["html"]).read_text()
+
+
 # --- the command line, config and storage ----------------------------------------------------------------
 
 
@@ -441,7 +479,9 @@ def test_the_command_writes_the_report_and_says_where(written, tmp_path: Path) -
                            "--to", "2026-11-23", "--as-of", "2026-11-23T12:00:00Z", "--out", str(out)],
                           capture_output=True, text=True, timeout=300)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("report 2026-11-20 .. 2026-11-23 as of 2026-11-23T12:00:00Z: 3 control(s) passed")
+    assert done.stdout.startswith(
+        "report 2026-11-20 .. 2026-11-23 as of 2026-11-23T12:00:00Z: 7 control(s) passed, 0 failed, 2 not applicable"
+    )
     assert f"html: {out / 'report.html'}" in done.stdout and f"pdf:  {out / 'report.pdf'}" in done.stdout
     assert (out / "report.json").read_bytes() == Path(
         written[3]["json"]
@@ -501,7 +541,7 @@ def test_the_report_goes_to_the_audit_zone_on_s3(s3, s3_endpoint: str, tmp_path:
     assert json.loads(stored) == json.loads(json.dumps(built))
     assert built["processing"]["totals"]["rows"] == len(rows)
     assert built["anonymity"]["rows"] == len(rows)
-    assert [c["status"] for c in built["verification"]["controls"]] == ["pass", "pass", "not_applicable", "pass"]
+    assert {c["name"]: c["status"] for c in built["verification"]["controls"]} == HEALTHY
 
 
 # --- the parts --------------------------------------------------------------------------------------------
@@ -586,3 +626,166 @@ def output(day: str, rows: int, source: str = "s1", zone: str = "anonymised", da
 def test_an_input_counts_on_the_day_most_of_its_rows_fall_on(outputs: list[dict], day: str) -> None:
     manifest = {"as_of": "2026-11-25T03:00:00Z", "outputs": outputs}
     assert report.input_day(manifest, {"source_id": "s1"}) == dt.date.fromisoformat(day)
+
+
+# --- a month of daily runs ------------------------------------------------------------------------------------
+
+MONTH_FIRST, MONTH_LAST = dt.date(2026, 11, 1), dt.date(2026, 11, 30)
+MONTH_AS_OF = FIRST_RUN + dt.timedelta(days=29)  # the last daily run, 1 December
+HALFWAY = 14  # the run after which the report of the first two weeks is written into the audit zone
+
+
+def month_days() -> list[str]:
+    return [(MONTH_FIRST + dt.timedelta(days=n)).isoformat() for n in range((MONTH_LAST - MONTH_FIRST).days + 1)]
+
+
+@pytest.fixture(scope="module")
+def month(tmp_path_factory) -> tuple[Workspace, list[int], dict]:
+    """The 30 daily runs of tests/test_daily.py (3-day window, raw logs deleted, anonymised data kept 27 days,
+    weekly keys kept 21), a report of the first two weeks written halfway to `<audit>/reports/`, where the
+    later runs' verify reads past it; the exit code of each run; and the report of November as of the last."""
+    workspace = month_workspace(tmp_path_factory.mktemp("month"))
+    exit_codes = []
+    for number in range(30):
+        as_of = FIRST_RUN + dt.timedelta(days=number)
+        land_log(workspace, as_of.date() - dt.timedelta(days=1))
+        exit_codes.append(daily.run(workspace.config, as_of=as_of).exit_code)
+        if number == HALFWAY:
+            report.run(workspace.config, MONTH_FIRST, as_of.date() - dt.timedelta(days=1), as_of)
+    return workspace, exit_codes, report.build(workspace.config, MONTH_FIRST, MONTH_LAST, MONTH_AS_OF)
+
+
+def test_month_every_control_passes_with_a_report_in_the_audit_zone(month) -> None:
+    workspace, exit_codes, built = month
+    assert exit_codes == [0] * 30  # verify passed after every run, the report in the audit zone for the last 15
+    assert {c["status"] for c in built["verification"]["controls"]} == {"pass"}  # every control applies here
+    (written,) = (workspace.zone("audit") / "reports").iterdir()
+    assert sorted(p.name for p in written.iterdir()) == ["report.html", "report.json", "report.pdf"]
+    leaks = next(c for c in built["verification"]["controls"] if c["name"] == "no_address_or_email")
+    assert leaks["evidence"]["reports_not_scanned"] == 3
+
+
+def test_month_processing_is_what_the_manifests_and_the_parquet_hold(month) -> None:
+    workspace, _, built = month
+    inputs = [entry for m in audit(workspace, "manifests") for entry in m["inputs"]]
+    expected = {}
+    for day in month_days():
+        about = [e for e in inputs if f"/{day.replace('-', '/')}/" in e["path"]]  # .../web1/2026/11/04/access.log
+        expected[day] = tuple(sum(e[n] for e in about) for n in ("lines_read", "rows", "quarantined")) + (len(about),)
+    got = {
+        d["day"]: (d["lines_read"], d["rows"], d["quarantined"], d["input_files"]) for d in built["processing"]["days"]
+    }
+    assert got == expected
+    assert set(expected.values()) == {(6, 5, 1, 1)}  # what land_log ships each day
+    held = zone_query(
+        workspace, "anonymised", "requests", "SELECT CAST(dt AS VARCHAR), count(*) FROM {view} GROUP BY 1"
+    )
+    assert sorted(held) == [(day, got[day][1]) for day in month_days()[3:]]  # 1-3 November are past 27 days
+    # A day's bad line is quarantined in the partition of its run, the day after; the last four are held.
+    quarantined = zone_query(workspace, "restricted", "quarantine", "SELECT dt, count(*) FROM {view} GROUP BY 1")
+    assert sorted((str(run_day - dt.timedelta(days=1)), n) for run_day, n in quarantined) == [
+        (day, got[day][2]) for day in month_days()[-4:]
+    ]
+
+
+def test_month_deletions_per_day_are_the_deletion_records(month) -> None:
+    workspace, _, built = month
+    expected: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for record in audit(workspace, "deletions"):
+        if record["as_of"][:10] in month_days():
+            expected[(record["as_of"][:10], record["action"])].update(
+                records=1, objects=len(record["objects"]), rows=record["rows"], bytes=record["bytes"]
+            )
+    got = {(d["day"], action): Counter(n) for d in built["retention"]["deletions_by_day"]
+           for action, n in d["actions"].items()}  # fmt: skip
+    assert got == expected
+    assert len(built["retention"]["deletions"]) == sum(n["records"] for n in expected.values())
+    assert {action for _, action in got} == {"delete_partition", "delete_raw_object", "destroy_key",
+                                             "coarsen_partition"}  # fmt: skip
+
+
+def test_month_keys_destroyed_are_the_keyring_and_its_records(month) -> None:
+    workspace, _, built = month
+    keyring = json.loads(Path(workspace.config.keys.path).read_text())["keys"]
+    recorded = {r["key"]["id"]: r["as_of"][:10] for r in audit(workspace, "deletions") if r["action"] == "destroy_key"}
+    got = {k["id"]: (k["destroyed"], k["destroyed_on"]) for k in built["retention"]["keys"]}
+    assert got == {k["id"]: (k["secret"] is None, k["destroyed"] and k["destroyed"][:10]) for k in keyring}
+    assert {key: day for key, (destroyed, day) in got.items() if destroyed} == recorded
+    assert sorted(recorded.values()) == ["2026-11-16", "2026-11-23", "2026-11-30"]  # 21 days from their Mondays
+
+
+def test_month_anonymity_finding_is_the_counts_in_the_audit_zone(month) -> None:
+    workspace, _, built = month
+    networks = zone_query(workspace, "audit", "anonymity_sets", "SELECT CAST(dt AS VARCHAR), max(distinct_clients), "
+                          "sum(requests) FROM {view} GROUP BY dt, client_net")  # fmt: skip
+    rows, below = Counter(), Counter()
+    for day, clients, requests in networks:
+        rows[day] += requests
+        below[day] += requests if clients < K else 0
+    got = {d["day"]: (d["rows"], d["rows_below_min"], d["share_below_min"]) for d in built["anonymity"]["days"]}
+    assert got == {day: (rows[day], below[day], below[day] / rows[day]) for day in month_days()}
+    assert built["anonymity"]["share_below_min"] == sum(below.values()) / sum(rows.values())
+    assert set(rows.values()) == {5}  # every request of a day, though its partition may be gone
+
+
+def test_month_security_use_is_what_the_anonymised_zone_holds(month) -> None:
+    workspace, _, built = month
+    counts = zone_query(workspace, "anonymised", "requests", "SELECT CAST(dt AS VARCHAR), count(*), "
+                        "count(*) FILTER (WHERE status BETWEEN 400 AND 499), count(*) FILTER (WHERE status >= 500) "
+                        "FROM {view} GROUP BY 1")  # fmt: skip
+    expected = dict.fromkeys(month_days(), (0, 0, 0)) | {day: tuple(n) for day, *n in counts}
+    got = {d["day"]: (d["requests"], d["client_errors"], d["server_errors"]) for d in built["security"]["days"]}
+    assert got == expected
+
+
+def test_month_holdings_are_the_zones_as_they_are(month) -> None:
+    workspace, _, built = month
+    got = {(h["zone"], h["dataset"]): (h["oldest_day"], h["within_limit"]) for h in built["retention"]["holdings"]}
+    expected = {}
+    for zone in ("restricted", "anonymised", "audit"):
+        for dataset in (p for p in workspace.zone(zone).iterdir() if any(p.glob("dt=*"))):
+            expected[(zone, dataset.name)] = (min(p.name[3:] for p in dataset.glob("dt=*")), True)
+    logs = sorted(workspace.zone("raw").rglob("*.log"))  # .../2026/11/28/access.log: its lines are all of that day
+    expected[("raw", "logs")] = ("-".join(logs[0].parts[-4:-1]), True)
+    assert got == expected
+    assert (len(logs), got[("raw", "logs")][0]) == (3, "2026-11-28")
+
+
+def restore_raw_log(workspace: Workspace) -> Callable[[], None]:
+    """6 November's log shipped again as it was: ingested and recorded, its lines long past the window."""
+    return land_log(workspace, dt.date(2026, 11, 6)).unlink
+
+
+def plant_month_old_restricted_partition(workspace: Workspace) -> Callable[[], None]:
+    plant_old_restricted_partition(workspace)
+    return lambda: shutil.rmtree(workspace.zone("restricted") / "requests" / "dt=2026-11-01")
+
+
+def edit_mid_month_manifest(workspace: Workspace) -> Callable[[], None]:
+    path = manifest_files(workspace)[10]
+    original = path.read_bytes()
+    edit_manifest(path)
+    return lambda: path.write_bytes(original)
+
+
+@pytest.mark.parametrize(
+    ("plant", "failed"),
+    [
+        (restore_raw_log, {"raw_within_window"}),
+        (plant_month_old_restricted_partition, {"restricted_within_window", "manifests_match_files"}),
+        (edit_mid_month_manifest, {"manifest_chain"}),
+    ],
+    ids=["raw log past the window", "restricted partition past the window", "edited manifest"],
+)
+def test_month_a_planted_violation_turns_its_control_to_fail(month, plant, failed: set[str]) -> None:
+    workspace = month[0]
+    undo = plant(workspace)
+    try:
+        built = report.build(workspace.config, MONTH_FIRST, MONTH_LAST, MONTH_AS_OF)
+    finally:
+        undo()
+    assert {c["name"] for c in built["verification"]["controls"] if c["status"] == "fail"} == failed
+    assert [c["name"] for c in built["summary"]["controls"] if c["status"] == "fail"] == [
+        c["name"] for c in built["verification"]["controls"] if c["name"] in failed
+    ]
+    assert not built["summary"]["passed"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import shutil
@@ -20,7 +21,7 @@ import pytest
 from pipelines import ingest, sweep, verify
 from tests.conftest import Workspace
 from tests.test_keyring import key_entry, keyring_document
-from tests.test_sweep import DAYS, ingest_week, retention_workspace
+from tests.test_sweep import AS_OF, DAYS, ingest_week, retention_workspace
 from transforms import storage
 from transforms.keyring import open_keyring
 from transforms.retention import COARSENED, leaks, relative_name
@@ -103,6 +104,7 @@ def test_every_control_passes_on_what_the_pipeline_keeps(swept: Workspace) -> No
         ("destroyed_keys_coarsened", True),
         ("keys_within_retention", True),
         ("manifests_match_files", True),
+        ("manifest_chain", True),
     ]
     evidence = {c.name: c.evidence for c in checks}
     assert evidence["restricted_within_window"]["oldest_day"] == "2026-11-24"
@@ -188,6 +190,95 @@ PLACEHOLDERS = {"part": r"[0-9a-f]{16}-\d{4}-\d{5}\.parquet", "run": r"\d{8}T\d{
                 "n": r"[\d,]+"}  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "overrides, moot",
+    [
+        ({}, ["raw_within_window", "anonymised_within_retention", "manifest_chain"]),
+        ({"raw_retention": "delete", "anonymised_retention_days": 30}, ["manifest_chain"]),
+    ],
+    ids=["raw kept, anonymised kept, nothing ingested", "both deleted in time"],
+)  # fmt: skip
+def test_controls_the_config_makes_moot_are_not_applicable(tmp_path: Path, overrides: dict, moot: list[str]) -> None:
+    checks = verify.run(retention_workspace(tmp_path, **overrides).config, LATER)
+    assert [c.name for c in checks if c.status == "not_applicable"] == moot
+    assert all(c.passed and c.status in ("pass", "not_applicable") for c in checks)
+    assert all(c.not_applicable for c in checks if c.name in moot)
+    lines = verify.text(checks, LATER).splitlines()
+    assert [re.search(r" \[(\w+)\]: ", line)[1] for line in lines if line.startswith("N/A   ")] == moot
+    assert lines[-1] == f"verify: all {8 - len(moot)} applicable controls passed ({len(moot)} not applicable)"
+
+
+# --- the manifest chain -------------------------------------------------------------------------------------
+
+
+def test_ingest_chains_each_manifest_to_the_one_written_before_it(tmp_path: Path) -> None:
+    ws = retention_workspace(tmp_path)
+    first, second = ingest_week(ws), ingest_week(ws)
+    path = {m["run_id"]: ws.zone("audit") / "manifests" / f"{m['run_id']}.json" for m in (first, second)}
+    assert first["previous_manifest_sha256"] is None
+    assert second["previous_manifest_sha256"] == hashlib.sha256(path[first["run_id"]].read_bytes()).hexdigest()
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", m[t]) for m in (first, second)
+               for t in ("started", "finished"))  # fmt: skip
+    chain = next(c for c in verify.run(ws.config, AS_OF) if c.name == "manifest_chain")
+    assert (chain.status, chain.evidence) == ("pass", {"manifests": 2, "chained": 2, "not_chained": 0})
+
+    edited = json.loads(path[first["run_id"]].read_text())
+    edited["totals"]["quarantined"] -= 1
+    path[first["run_id"]].write_text(json.dumps(edited, indent=1))
+    assert failures(ws, AS_OF) == {"manifest_chain": [
+        f"manifest {second['run_id']}: previous_manifest_sha256 does not match the manifest written before it, "
+        f"{first['run_id']}"]}  # fmt: skip
+
+
+def manifest(run: int, previous: int | None | str = "absent", sha: str | None = None) -> dict:
+    """A manifest as the chain check reads it: run `run`, naming the manifest of run `previous` (or none)."""
+    document = {"run_id": f"r{run}", "finished": f"2026-11-2{run}T03:00:00.000000Z", "_sha256": sha or f"sha-of-r{run}"}
+    if previous != "absent":
+        document["previous_manifest_sha256"] = None if previous is None else f"sha-of-r{previous}"
+    return document
+
+
+@pytest.mark.parametrize(
+    ("manifests", "status", "failures", "not_chained"),
+    [
+        ([manifest(1), manifest(2)], "not_applicable", 0, 2),
+        ([manifest(1, None), manifest(2, 1), manifest(3, 2)], "pass", 0, 0),
+        ([manifest(2, 1), manifest(1, None), manifest(3, 2)], "pass", 0, 0),
+        ([manifest(1), manifest(2, 1), manifest(3, 2)], "pass", 0, 1),
+        ([manifest(1, None), manifest(2, 1), manifest(3, 2), manifest(4)], "pass", 0, 1),
+        ([manifest(1, None), manifest(2, 1, sha="edited"), manifest(3, 2)], "fail", 1, 0),
+        ([manifest(1, None), manifest(3, 2)], "fail", 1, 0),
+        ([manifest(1, None), manifest(2, None)], "fail", 1, 0),
+        ([manifest(2, 1)], "fail", 1, 0),
+    ],
+    ids=["written before chaining", "chained", "listed out of order", "chaining began after run 1",
+         "an older writer again", "run 2 edited since", "run 2 deleted", "claims to be first",
+         "the first names one that is gone"],
+)  # fmt: skip
+def test_manifest_chain(manifests: list[dict], status: str, failures: int, not_chained: int) -> None:
+    deletion = {"record": "deletion", "recorded": "2026-11-21T04:00:00.000000Z"}  # not a manifest: not chained
+    got = verify.manifest_chain([deletion, *manifests])
+    assert (got.status, len(got.failures), got.evidence["not_chained"]) == (status, failures, not_chained)
+
+
+# --- what the leak scan reads -------------------------------------------------------------------------------
+
+
+def test_reports_and_binary_files_are_not_scanned_for_addresses(swept: Workspace) -> None:
+    """A report's PDF, its streams read as text, and any other binary file would look like addresses."""
+    audit = swept.zone("audit")
+    (audit / "reports" / "2026-11-01_2026-11-30_20261201T020000Z").mkdir(parents=True)
+    (audit / "reports" / "2026-11-01_2026-11-30_20261201T020000Z" / "report.pdf").write_bytes(
+        b"%PDF-1.7\n1 0 obj << /Length 21 >> stream\nx 198.51.100.23 y\nendstream"
+    )
+    (audit / "notes").mkdir()
+    (audit / "notes" / "scan.bin").write_bytes(b"\x1f\x8b\x08\x00 192.0.2.55 \x00\x03")
+    (audit / "notes" / "scan.txt").write_text("seen from 192.0.2.55\n")
+    check = next(c for c in verify.run(swept.config, LATER) if c.name == "no_address_or_email")
+    assert check.failures == ["audit/notes/scan.txt: 1 value with a full IP address"]
+    assert (check.evidence["reports_not_scanned"], check.evidence["binary_files_not_scanned"]) == (1, 1)
+
+
 def test_cli_exit_codes_and_json(swept: Workspace, tmp_path: Path) -> None:
     argv = [*LOGSHROUD, "verify", "--config", str(swept.config_path), "--as-of", "2026-12-01T02:00:00Z"]
     clean = subprocess.run([*argv, "--json"], capture_output=True, text=True, cwd=tmp_path)
@@ -201,7 +292,7 @@ def test_cli_exit_codes_and_json(swept: Workspace, tmp_path: Path) -> None:
     failing = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path)
     assert failing.returncode == 1, failing.stderr
     lines = failing.stdout.splitlines()
-    assert lines[-1] == "verify: 2 of 7 controls failed"
+    assert lines[-1] == "verify: 2 of 8 controls failed"
     assert any(line.startswith("FAIL  restricted zone holds nothing past the 7-day security window") for line in lines)
     assert (
         "      restricted/requests/dt=2026-11-10: 1 file(s), 4 rows, every one past the window, which starts 2026-11-24"

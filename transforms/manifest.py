@@ -10,6 +10,10 @@ them. Each such action is a deletion record in `<audit>/deletions/`, and a recor
 supersedes what earlier manifests said of the same paths. Replaying manifests and
 records in the order they were written (`ledger`) gives every file the zones
 should hold now, with its size and checksum: what `verify` holds the zones to.
+
+Manifests are chained: each names, in `previous_manifest_sha256`, the SHA-256 of the
+bytes of the manifest written before it (null for the first), so a manifest edited or
+deleted afterwards breaks the chain, which `verify` checks.
 """
 
 from __future__ import annotations
@@ -19,11 +23,15 @@ import json
 from collections import Counter, defaultdict
 
 from transforms import storage
+from transforms.errors import LogshroudError
 from transforms.read import source_id
+
+MANIFESTS = "manifests"
+PREVIOUS = "previous_manifest_sha256"  # what chains a manifest to the one written before it
 
 
 def manifest_path(audit_uri: str, run_id: str) -> str:
-    return storage.join(audit_uri, "manifests", f"{run_id}.json")
+    return storage.join(audit_uri, MANIFESTS, f"{run_id}.json")
 
 
 def input_summaries(inputs: list[storage.StoredFile], stats: list[dict], files: list[dict]) -> list[dict]:
@@ -89,9 +97,26 @@ def _first_last(days: set[str]) -> dict | None:
 
 
 def write_manifest(audit_uri: str, manifest: dict) -> str:
+    """Write a run manifest chained to the latest one written before it (see `latest_manifest_sha256`)."""
     path = manifest_path(audit_uri, manifest["run_id"])
-    storage.write_bytes(path, json.dumps(manifest, indent=1, sort_keys=False).encode())
+    chained = {**manifest, PREVIOUS: latest_manifest_sha256(audit_uri)}
+    storage.write_bytes(path, json.dumps(chained, indent=1, sort_keys=False).encode())
     return path
+
+
+def latest_manifest_sha256(audit_uri: str) -> str | None:
+    """The SHA-256 of the stored bytes of the manifest written last (by `written_order`); None if there is none.
+
+    Chained by the order manifests are written rather than by the order their runs started, so runs
+    that overlap (a backfill beside the daily run) still make one unbroken chain.
+    """
+    manifests = audit_documents(audit_uri, MANIFESTS)
+    return max(manifests, key=written_order)["_sha256"] if manifests else None
+
+
+def written_order(manifest: dict) -> tuple[dt.datetime, str]:
+    """The order manifests were written in: by `finished` (microseconds since chaining), then run id."""
+    return record_time(manifest), manifest["run_id"]
 
 
 def read_manifest(path: str) -> dict:
@@ -114,14 +139,25 @@ def write_deletion_record(audit_uri: str, record: dict) -> str:
     return path
 
 
+def audit_documents(audit_uri: str, folder: str) -> list[dict]:
+    """Every JSON document in an audit folder, with `_path` and `_sha256` (of its bytes as stored)."""
+    documents = []
+    for stored in storage.list_tree(storage.join(audit_uri, folder)):
+        if stored.path.endswith(".json"):
+            data = storage.read_bytes(stored.path)
+            try:
+                document = json.loads(data)
+            except ValueError:
+                document = None
+            if not isinstance(document, dict):
+                raise LogshroudError(f"{stored.path}: not a JSON object")
+            documents.append({**document, "_path": stored.path, "_sha256": storage.sha256_hex(data)})
+    return documents
+
+
 def audit_records(audit_uri: str) -> list[dict]:
     """Every run manifest and deletion record, in the order they were written."""
-    records = []
-    for folder in ("manifests", DELETIONS):
-        for stored in storage.list_tree(storage.join(audit_uri, folder)):
-            if stored.path.endswith(".json"):
-                records.append({**json.loads(storage.read_bytes(stored.path)), "_path": stored.path})
-    return sorted(records, key=record_time)
+    return sorted(audit_documents(audit_uri, MANIFESTS) + audit_documents(audit_uri, DELETIONS), key=record_time)
 
 
 def iso_time(moment: dt.datetime, precise: bool = False) -> str:
@@ -130,10 +166,10 @@ def iso_time(moment: dt.datetime, precise: bool = False) -> str:
 
 
 def record_time(record: dict) -> dt.datetime:
-    """When a record was written: a deletion record's `recorded` (microseconds), a manifest's `finished`.
+    """When a record was written: a deletion record's `recorded`, a manifest's `finished` (microseconds).
 
-    A manifest's time is cut to the second, but its run took longer than that, so it still
-    sorts after every record written before the run began.
+    Manifests written before chaining have `finished` cut to the second, but their runs took longer
+    than that, so they still sort after every record written before the run began.
     """
     text = record.get("recorded") or record["finished"]
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
