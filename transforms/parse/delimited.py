@@ -1,0 +1,210 @@
+"""Formats of separated fields, some of them quoted: AWS load balancers and W3C extended logs.
+
+    https 2026-11-24T10:00:00.186641Z app/web/50dc6c495c0c9188 2001:db8::7:51234 10.0.0.1:80 0.000 0.012 0.000
+      200 200 34 366 "GET https://app.example.com:443/a?b=1 HTTP/1.1" "curl/8.5.0" ECDHE-RSA-AES128-GCM-SHA256 ...
+
+(one line, folded here) is a `Layout`: a list of fields, each a token up to the next
+separator or a double-quoted value, and what each one fills. In a line without a
+backslash the separators and quotes are the delimiters, so the layout is walked once
+for the whole chunk with numpy: each step cuts a field by position and checks the
+shape (a quote where a quoted field opens, a separator after each field, a number
+where one belongs), and numbers and times are read digit by digit where they lie. No
+regex runs over the long lines; the few that fail are matched against the layout's
+loose pattern only to tell a bad time from a foreign line. Lines with escapes (AWS
+writes `\x22` for a quote, as Apache does) take RE2 captures and are unescaped once per
+distinct value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from transforms.parse.clf import cut_request
+from transforms.parse.common import TYPES, decimals, merge_rows
+from transforms.parse.escapes import unescaped
+from transforms.parse.logformat import typed_fields
+from transforms.slicing import Positions, find_bytes, lines_holding, slices
+
+_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+_QUOTED_VALUE = r'(?:[^"\\]|\\.)*'
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a layout: what it fills (None: matched and dropped), how it is read, what it looks like."""
+
+    name: str | None
+    kind: str = "text"  # see logformat.typed_fields
+    pattern: str | None = None  # RE2 of the value; None: any token (or any quoted text)
+    quoted: bool = False
+    strict: bool = False  # a time: a line whose only fault is here has a bad timestamp, not a foreign shape
+
+
+@dataclass(frozen=True)
+class Layout:
+    name: str
+    columns: tuple[Field, ...]
+    separator: str = " "
+    more: bool = False  # later fields may follow, unread (AWS adds fields at the end of its logs)
+    escapes: bool = False  # quoted values may hold Apache-style escapes (`\\"`, `\\xHH`)
+    finish: Callable[[dict[str, pa.Array]], dict[str, pa.Array]] | None = field(default=None, compare=False)
+
+    @property
+    def fields(self) -> set[str]:
+        """The common fields a line of this layout fills."""
+        return {f.name for f in self.columns if f.name and not f.name.startswith("_")}
+
+    @cached_property
+    def loose_pattern(self) -> str:
+        """The shape with any value in the strict fields: matching only this is a bad value (a bad time)."""
+        return self._pattern(loose=True)
+
+    @cached_property
+    def capture_pattern(self) -> str:
+        """The full pattern with one named group per kept field, for lines with escapes."""
+        return self._pattern(loose=False, groups=True)
+
+    def _pattern(self, loose: bool, groups: bool = False) -> str:
+        token = f'[^{re.escape(self.separator)}"]+' if self.escapes else f"[^{re.escape(self.separator)}]+"
+        parts = []
+        for index, f in enumerate(self.columns):
+            value = f.pattern if f.pattern and not (loose and f.strict) else (_QUOTED_VALUE if f.quoted else token)
+            if groups and f.name:
+                value = f"(?P<f{index}>{value})"
+            parts.append(f'"(?:{value})"' if f.quoted else f"(?:{value})")
+        more = f"(?:{re.escape(self.separator)}.*)?" if self.more else ""
+        return "^" + re.escape(self.separator).join(parts) + more + r"\r?\n?$"
+
+
+def matches(lines: pa.Array, layout: Layout) -> pa.Array:
+    """Every line may be one: the shape is checked by position while the fields are cut (see `parse`)."""
+    return pa.array(np.ones(len(lines), dtype=bool))
+
+
+def loosely_shaped(lines: pa.Array, layout: Layout) -> np.ndarray:
+    return pc.match_substring_regex(lines, layout.loose_pattern).to_numpy(zero_copy_only=False)
+
+
+def parse(lines: pa.Array, at: Positions, rows: np.ndarray, layout: Layout) -> dict[str, pa.Array]:
+    """Fields of the given rows of a chunk; `ts` is null in every row that is no line of the layout."""
+    if layout.escapes and len(rows):
+        escaped = lines_holding(at, find_bytes(at, _BACKSLASH))[rows]
+        if escaped.any():
+            plain, rare = np.flatnonzero(~escaped), np.flatnonzero(escaped)
+            fast = _cut(at, rows[plain], layout)
+            slow = _typed(_captured(lines.take(pa.array(rows[rare])), layout), layout, len(rare))
+            return merge_rows(fast, slow, plain, rare)
+    return _cut(at, rows, layout)
+
+
+def _cut(at: Positions, rows: np.ndarray, layout: Layout) -> dict[str, pa.Array]:
+    """Walk the layout over every row at once: a token ends at the next separator, a quoted value at the next quote.
+
+    Right for lines without escapes: tokens then hold no quote, so every quote opens
+    or closes a quoted field. Each step checks the line's shape as the full pattern
+    would (a quote where a quoted field opens, a separator after each field, numbers
+    that are numbers, the line's end after the last field); a row that fails is
+    returned with a null `ts`, and so quarantined.
+    """
+    raw = at.raw
+    starts, ends = at.starts[rows], at.ends[rows]
+    separator = ord(layout.separator)
+    beyond = np.array([len(raw)] * 2)  # past every line: lookups past the last delimiter land here and fail
+    separators = np.concatenate([find_bytes(at, separator), beyond])
+    quoting = any(f.quoted for f in layout.columns)
+    quotes = np.concatenate([find_bytes(at, _QUOTE) if quoting else [], beyond]).astype(np.int64)
+    next_separator = np.searchsorted(separators, starts)
+    next_quote = np.searchsorted(quotes, starts)
+    cursor, ok = starts, np.ones(len(rows), dtype=bool)
+    raw_fields: dict[str, tuple[pa.Array, str]] = {}
+    for index, f in enumerate(layout.columns):
+        if f.quoted:
+            opening = quotes[np.minimum(next_quote, len(quotes) - 1)]
+            end = quotes[np.minimum(next_quote + 1, len(quotes) - 1)]
+            ok &= opening == cursor
+            begin, after = opening + 1, end + 1
+            next_quote = next_quote + 2
+            next_separator = np.searchsorted(separators, after)
+        else:
+            begin = cursor
+            end = np.minimum(separators[np.minimum(next_separator, len(separators) - 1)], ends)
+            ok &= end > begin
+            if quoting:
+                ok &= quotes[np.minimum(next_quote, len(quotes) - 1)] >= end
+            after = end
+        followed_by_separator = (after < ends) & (raw[np.minimum(after, len(raw) - 1)] == separator)
+        if index < len(layout.columns) - 1:
+            ok &= followed_by_separator
+        else:
+            ok &= (after == ends) | (followed_by_separator & layout.more)
+        cursor, next_separator = after + 1, next_separator + 1
+        begin = np.clip(begin, starts, ends)  # rows that fail may point anywhere: cut inside their line only
+        end = np.clip(end, begin, ends)
+        ok &= _read(raw_fields, f, at, begin, end, separators)
+    fields = _typed(raw_fields, layout, len(rows))
+    return fields | {"ts": pc.if_else(pa.array(ok), fields["ts"], None)}
+
+
+def _read(raw_fields: dict, f: Field, at: Positions, begin: np.ndarray, end: np.ndarray,
+          separators: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Put the field's values among `raw_fields`; whether each row's value fits the field."""
+    data, raw = at.buffer, at.raw
+    if f.name and f.kind in _NUMBERS_BY_POSITION:
+        values, valid = _numbers(raw, begin, end, f.kind, TYPES.get(f.name))
+        raw_fields[f.name] = (values, "typed")
+        return valid | ((end - begin == 1) & (raw[begin] == ord("-")))  # `-`: no value
+    checked = f.pattern is not None and not f.strict
+    text = slices(data, raw, begin, end) if f.name or checked else None
+    if f.name:
+        raw_fields[f.name] = (text, f.kind)
+    if f.name == "request" and f.quoted:  # split by position too: a capturing regex costs microseconds a line
+        request = cut_request(at, separators, begin - 1, end, with_path=False)
+        raw_fields |= {name: (values, "plain") for name, values in request.items()}
+    if checked:
+        return pc.match_substring_regex(text, f"^(?:{f.pattern})$").to_numpy(zero_copy_only=False)
+    return np.ones(len(begin), dtype=bool)
+
+
+# Numbers read digit by digit where they lie, never cut out as text first: the factor to milliseconds
+# for durations, None for integers.
+_NUMBERS_BY_POSITION = {"int": None, "duration_s": 1000.0, "duration_ms": 1.0}
+
+
+def _numbers(raw: np.ndarray, begin: np.ndarray, end: np.ndarray, kind: str, to: pa.DataType | None
+             ) -> tuple[pa.Array, np.ndarray]:  # fmt: skip
+    """(values, valid?): integers, or durations in milliseconds; null for `-` and, for durations, -1 (not measured).
+
+    An integer must fit the field's type; a status (int16) has three digits.
+    """
+    value, valid, whole = decimals(raw, begin, end)
+    factor = _NUMBERS_BY_POSITION[kind]
+    if factor is None:
+        bits = (to or pa.int64()).bit_width
+        valid &= whole & (np.abs(value) < 2.0 ** (bits - 1))
+        if to == pa.int16():
+            valid &= end - begin == 3
+        return pa.array(np.where(valid, value, 0).astype(np.int64), pa.int64(), mask=~valid), valid
+    return pa.array(value * factor, pa.float64(), mask=~valid | (value < 0)), valid
+
+
+def _captured(lines: pa.Array, layout: Layout) -> dict[str, tuple[pa.Array, str]]:
+    """The path for lines with escapes: RE2 captures for all of them at once, then unescaping."""
+    captured = pc.extract_regex(lines, layout.capture_pattern)
+    raw_fields = {}
+    for index, f in enumerate(layout.columns):
+        if f.name:
+            values = captured.field(f"f{index}")
+            raw_fields[f.name] = (unescaped(values) if f.quoted else values, f.kind)
+    return raw_fields
+
+
+def _typed(raw_fields: dict[str, tuple[pa.Array, str]], layout: Layout, n: int) -> dict[str, pa.Array]:
+    fields = typed_fields(raw_fields, n)
+    return layout.finish(fields) if layout.finish else fields
