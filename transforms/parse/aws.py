@@ -60,7 +60,7 @@ _REQUEST = (
 ALB = Layout(
     "aws_alb",
     (
-        Field(None, pattern=r"[a-z0-9]+"),  # type: http, https, h2, grpcs, ws, wss
+        Field(None),  # type: http, https, h2, grpcs, ws, wss
         Field("ts", "iso_time", _ISO_TIME, strict=True),
         Field(None),  # elb
         Field("client", "address_port"),  # client:port

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.lib.stride_tricks import sliding_window_view
 
 from transforms.slicing import line_positions
 
@@ -84,9 +85,8 @@ def _two(parts: pa.Array) -> pa.Array:
 def text_times(values: pa.Array, kind: str) -> pa.Array:
     """Times as text to UTC times, read digit by digit, so a 31st of February is no time (null), never March 3rd.
 
-    Kinds: `clf` (`10/Oct/2000:13:55:36 -0700`, brackets allowed), `iso` (ISO 8601 with a zone:
-    `2026-11-24T11:00:00+01:00`, `+0100` or `Z`, seconds maybe with a fraction) and `w3c`
-    (`2026-11-24 10:00:00`, a fraction allowed, always UTC).
+    Kinds: `clf` (`10/Oct/2000:13:55:36 -0700`, brackets allowed) and `iso` (ISO 8601 with a zone:
+    `2026-11-24T11:00:00+01:00`, `+0100` or `Z`, seconds maybe with a fraction).
     """
     at = line_positions(values)
     if kind == "clf":
@@ -96,7 +96,7 @@ def text_times(values: pa.Array, kind: str) -> pa.Array:
         ms, valid = clf_times(at.raw, starts)
         valid &= lengths == 26  # whole values only: a cut-off time must not borrow digits from the next value
     else:
-        ms, valid = iso_times(at.raw, at.starts, at.ends, zoned=kind == "iso")
+        ms, valid = iso_times(at.raw, at.starts, at.ends)
     return pc.if_else(pa.array(valid), pa.array(ms, pa.int64()).cast(TYPES["ts"]), None)
 
 
@@ -112,6 +112,7 @@ def digits(raw: np.ndarray, at: np.ndarray, width: int) -> tuple[np.ndarray, np.
 
 
 _MAX_DIGITS = 18  # what an int64 holds
+_POWERS_OF_TEN = 10 ** np.arange(_MAX_DIGITS + 1, dtype=np.int64)
 
 
 def decimals(raw: np.ndarray, begin: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -126,12 +127,13 @@ def decimals(raw: np.ndarray, begin: np.ndarray, end: np.ndarray) -> tuple[np.nd
     at = begin + negative
     length = end - at
     width = int(np.clip(length.max(initial=0), 0, _MAX_DIGITS + 1))
-    grid = raw[np.minimum(at[:, None] + np.arange(width), last)]
+    windows = sliding_window_view(raw, max(width, 1))  # each row's bytes: one gather, no index grid
+    grid = windows[np.minimum(at, len(raw) - max(width, 1))][:, :width] - np.uint8(48)  # digits 0-9, others past 9
     inside = np.arange(width) < length[:, None]
-    digit = inside & (grid >= 48) & (grid <= 57)
-    dot = inside & (grid == ord("."))
-    digits_after = np.cumsum(digit[:, ::-1], axis=1)[:, ::-1] - digit  # a digit's weight is 10 ** this
-    mantissa = (np.where(digit, grid.astype(np.int64) - 48, 0) * 10**digits_after).sum(axis=1)
+    digit = inside & (grid <= 9)
+    dot = inside & (grid == np.uint8(ord(".") + 256 - 48))  # "." wrapped as the digits were
+    digits_after = np.cumsum(digit[:, ::-1], axis=1, dtype=np.int8)[:, ::-1] - digit  # a digit weighs 10 ** this
+    mantissa = (np.where(digit, grid, 0) * _POWERS_OF_TEN[digits_after]).sum(axis=1)
     count, dots = digit.sum(axis=1), dot.sum(axis=1)
     ok = (length > 0) & (length <= _MAX_DIGITS + 1) & (count > 0) & (count <= _MAX_DIGITS) & (dots <= 1)
     ok &= count + dots == length  # nothing but digits and one dot
@@ -171,41 +173,52 @@ def clf_times(raw: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _FRACTION_DIGITS = 9  # nanoseconds at most; milliseconds are kept
 
 
-def iso_times(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray, zoned: bool = True
-              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(UTC epoch milliseconds, valid?) of the times in `raw[starts:ends]`.
+def iso_times(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC epoch milliseconds, valid?) of `2026-11-24T11:00:00.186641+01:00` in `raw[starts:ends]`.
 
-    Zoned: `2026-11-24T11:00:00.186641+01:00` (or `+0100`, or `Z`; the fraction optional).
-    Not zoned: `2026-11-24 10:00:00` in UTC, as W3C extended logs write their date and time.
+    The zone may be `+01:00`, `+0100` or `Z`; the fraction is optional.
     """
     last = len(raw) - 1
-
-    def byte(position: np.ndarray) -> np.ndarray:
-        return raw[np.clip(position, 0, last)]
-
     year, ok1 = digits(raw, starts, 4)
     month, ok2 = digits(raw, starts + 5, 2)
     day, ok3 = digits(raw, starts + 8, 2)
-    ok = ok1 & ok2 & ok3 & _bytes_at(raw, starts, {4: "-", 7: "-", 10: "T" if zoned else " ", 13: ":", 16: ":"})
-    utc = colon = None
-    zone = ends
-    if zoned:
-        utc = byte(ends - 1) == ord("Z")
-        colon = ~utc & (byte(ends - 3) == ord(":"))  # +01:00 rather than +0100
-        zone = ends - np.where(utc, 1, np.where(colon, 6, 5))
-    fraction = zone - starts - 20  # digits after the seconds' dot; -1: no fraction
-    ok &= (fraction >= -1) & (fraction != 0) & (fraction <= _FRACTION_DIGITS)
-    ok &= (fraction == -1) | (byte(starts + 19) == ord("."))
-    ms = np.zeros(len(starts), dtype=np.int64)
+    ok = ok1 & ok2 & ok3 & _bytes_at(raw, starts, {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"})
+    utc = raw[np.clip(ends - 1, 0, last)] == ord("Z")
+    colon = ~utc & (raw[np.clip(ends - 3, 0, last)] == ord(":"))  # +01:00 rather than +0100
+    zone = ends - np.where(utc, 1, np.where(colon, 6, 5))
+    fraction, fraction_ok = _fraction_ms(raw, starts + 19, zone - starts - 20)
+    ms, valid = _utc_ms(raw, year, month, day, ok & fraction_ok, clock=starts + 11, zone=zone, zone_colon=colon,
+                        utc=utc)  # fmt: skip
+    return ms + fraction, valid
+
+
+def w3c_times(raw: np.ndarray, date_starts: np.ndarray, date_ends: np.ndarray, time_starts: np.ndarray,
+              time_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(UTC epoch milliseconds, valid?) of W3C extended logs' `date` (`2026-11-24`) and `time` (`10:00:01`,
+    a fraction allowed) fields, which are in UTC."""
+    year, ok1 = digits(raw, date_starts, 4)
+    month, ok2 = digits(raw, date_starts + 5, 2)
+    day, ok3 = digits(raw, date_starts + 8, 2)
+    ok = ok1 & ok2 & ok3 & _bytes_at(raw, date_starts, {4: "-", 7: "-"}) & (date_ends - date_starts == 10)
+    ok &= _bytes_at(raw, time_starts, {2: ":", 5: ":"})
+    fraction, fraction_ok = _fraction_ms(raw, time_starts + 8, time_ends - time_starts - 9)
+    ms, valid = _utc_ms(raw, year, month, day, ok & fraction_ok, clock=time_starts, zone=None)
+    return ms + fraction, valid
+
+
+def _fraction_ms(raw: np.ndarray, dot: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(milliseconds, valid?) of a seconds' fraction (`.186641`) at `dot` with `count` digits; -1: none there."""
+    last = len(raw) - 1
+    ok = (count >= -1) & (count != 0) & (count <= _FRACTION_DIGITS)
+    ok &= (count == -1) | (raw[np.clip(dot, 0, last)] == ord("."))
+    ms = np.zeros(len(dot), dtype=np.int64)
     for i in range(_FRACTION_DIGITS):
-        inside = i < fraction
-        d = byte(starts + 20 + i).astype(np.int64) - 48
+        inside = i < count
+        d = raw[np.clip(dot + 1 + i, 0, last)].astype(np.int64) - 48
         ok &= ~inside | ((d >= 0) & (d <= 9))
         if i < 3:
             ms += np.where(inside, d, 0) * 10 ** (2 - i)
-    utc_ms, valid = _utc_ms(raw, year, month, day, ok, clock=starts + 11, zone=zone if zoned else None,
-                            zone_colon=colon, utc=utc)  # fmt: skip
-    return utc_ms + ms, valid
+    return ms, ok
 
 
 def _bytes_at(raw: np.ndarray, at: np.ndarray, expected: dict[int, str]) -> np.ndarray:

@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.parse.clf import cut_request
-from transforms.parse.common import TYPES, decimals, merge_rows
+from transforms.parse.common import TYPES, decimals, iso_times, merge_rows, w3c_times
 from transforms.parse.escapes import unescaped
 from transforms.parse.logformat import typed_fields
 from transforms.slicing import Positions, find_bytes, lines_holding, slices
@@ -116,60 +116,100 @@ def _cut(at: Positions, rows: np.ndarray, layout: Layout) -> dict[str, pa.Array]
     raw = at.raw
     starts, ends = at.starts[rows], at.ends[rows]
     separator = ord(layout.separator)
-    beyond = np.array([len(raw)] * 2)  # past every line: lookups past the last delimiter land here and fail
+    quoted = sum(f.quoted for f in layout.columns)
+    # Past every line, as many as the walk can step: lookups past a line's last delimiter land
+    # there (and fail the line) without a bounds check at every step.
+    beyond = np.full(len(layout.columns) + 2 * quoted + 2, len(raw))
     separators = np.concatenate([find_bytes(at, separator), beyond])
-    quoting = any(f.quoted for f in layout.columns)
-    quotes = np.concatenate([find_bytes(at, _QUOTE) if quoting else [], beyond]).astype(np.int64)
+    quotes = np.concatenate([find_bytes(at, _QUOTE) if quoted else [], beyond]).astype(np.int64)
     next_separator = np.searchsorted(separators, starts)
     next_quote = np.searchsorted(quotes, starts)
     cursor, ok = starts, np.ones(len(rows), dtype=bool)
     raw_fields: dict[str, tuple[pa.Array, str]] = {}
     for index, f in enumerate(layout.columns):
         if f.quoted:
-            opening = quotes[np.minimum(next_quote, len(quotes) - 1)]
-            end = quotes[np.minimum(next_quote + 1, len(quotes) - 1)]
+            opening = quotes[next_quote]
             ok &= opening == cursor
-            begin, after = opening + 1, end + 1
+            begin, end = np.minimum(opening + 1, ends), np.minimum(quotes[next_quote + 1], ends)
+            after = end + 1
             next_quote = next_quote + 2
             next_separator = np.searchsorted(separators, after)
         else:
             begin = cursor
-            end = np.minimum(separators[np.minimum(next_separator, len(separators) - 1)], ends)
+            end = np.minimum(separators[next_separator], ends)
             ok &= end > begin
-            if quoting:
-                ok &= quotes[np.minimum(next_quote, len(quotes) - 1)] >= end
+            if quoted:
+                ok &= quotes[next_quote] >= end
             after = end
-        followed_by_separator = (after < ends) & (raw[np.minimum(after, len(raw) - 1)] == separator)
-        if index < len(layout.columns) - 1:
-            ok &= followed_by_separator
+        if index < len(layout.columns) - 1:  # a separator follows (`after` is at most one past the line's end)
+            ok &= (after < ends) & (raw[after] == separator)
+        elif layout.more:
+            ok &= (after == ends) | ((after < ends) & (raw[after] == separator))
         else:
-            ok &= (after == ends) | (followed_by_separator & layout.more)
+            ok &= after == ends
         cursor, next_separator = after + 1, next_separator + 1
-        begin = np.clip(begin, starts, ends)  # rows that fail may point anywhere: cut inside their line only
-        end = np.clip(end, begin, ends)
-        ok &= _read(raw_fields, f, at, begin, end, separators)
+        if f.name or f.pattern is not None:
+            end = np.maximum(end, begin)  # rows that fail may have them crossed
+            fits = _read(raw_fields, f, at, begin, end, separators)
+            if fits is not None:
+                ok &= fits
+    if "_date" in raw_fields:  # W3C: the time from its date and time columns, in UTC
+        (date_begin, date_end), (time_begin, time_end) = raw_fields.pop("_date")[0], raw_fields.pop("_time")[0]
+        ms, valid = w3c_times(raw, date_begin, date_end, time_begin, time_end)
+        raw_fields["ts"] = (pa.array(ms, pa.int64(), mask=~valid).cast(TYPES["ts"]), "typed")
     fields = _typed(raw_fields, layout, len(rows))
     return fields | {"ts": pc.if_else(pa.array(ok), fields["ts"], None)}
 
 
 def _read(raw_fields: dict, f: Field, at: Positions, begin: np.ndarray, end: np.ndarray,
-          separators: np.ndarray) -> np.ndarray:  # fmt: skip
-    """Put the field's values among `raw_fields`; whether each row's value fits the field."""
+          separators: np.ndarray) -> np.ndarray | None:  # fmt: skip
+    """Put the field's values among `raw_fields`; whether each row's value fits the field (None: not checked here)."""
     data, raw = at.buffer, at.raw
     if f.name and f.kind in _NUMBERS_BY_POSITION:
         values, valid = _numbers(raw, begin, end, f.kind, TYPES.get(f.name))
         raw_fields[f.name] = (values, "typed")
         return valid | ((end - begin == 1) & (raw[begin] == ord("-")))  # `-`: no value
+    if f.kind in ("w3c_date", "w3c_time"):  # read with each other once the walk is done
+        raw_fields[f.name] = ((begin, end), f.kind)
+        return None
+    if f.name and f.kind == "iso_time":  # a bad time makes a null `ts`: the line is quarantined for it
+        ms, valid = iso_times(raw, begin, end)
+        raw_fields[f.name] = (pa.array(ms, pa.int64(), mask=~valid).cast(TYPES["ts"]), "typed")
+        return None
+    if f.kind == "address_port":
+        begin, end = _without_port(raw, begin, end)
     checked = f.pattern is not None and not f.strict
     text = slices(data, raw, begin, end) if f.name or checked else None
     if f.name:
-        raw_fields[f.name] = (text, f.kind)
+        raw_fields[f.name] = (text, "plain" if f.kind == "address_port" else f.kind)
     if f.name == "request" and f.quoted:  # split by position too: a capturing regex costs microseconds a line
         request = cut_request(at, separators, begin - 1, end, with_path=False)
         raw_fields |= {name: (values, "plain") for name, values in request.items()}
     if checked:
         return pc.match_substring_regex(text, f"^(?:{f.pattern})$").to_numpy(zero_copy_only=False)
-    return np.ones(len(begin), dtype=bool)
+    return None
+
+
+_PORT_DIGITS = 5
+
+
+def _without_port(raw: np.ndarray, begin: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the address of `192.0.2.7:51234`, `[2001:db8::7]:443` or `2001:db8::7:443` (AWS) lies.
+
+    The port is the digits after the last colon; a value without them is taken whole.
+    """
+    last = len(raw) - 1
+    colon = np.full(len(begin), -1)
+    digits = np.ones(len(begin), dtype=bool)  # every byte after the colon seen so far is a digit
+    for back in range(1, _PORT_DIGITS + 2):
+        at = end - back
+        byte = raw[np.clip(at, 0, last)]
+        found = (colon < 0) & digits & (at > begin) & (byte == ord(":")) & (back > 1)
+        colon = np.where(found, at, colon)
+        digits &= (byte >= ord("0")) & (byte <= ord("9"))
+    has_port = colon > 0
+    bracketed = has_port & (raw[np.clip(begin, 0, last)] == ord("[")) & (raw[np.clip(colon - 1, 0, last)] == ord("]"))
+    return np.where(has_port, begin + bracketed, begin), np.where(has_port, colon - bracketed, end)
 
 
 # Numbers read digit by digit where they lie, never cut out as text first: the factor to milliseconds

@@ -29,7 +29,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.parse.common import text_times
 from transforms.parse.delimited import Field, Layout
 from transforms.read import FIELDS_DIRECTIVE
 
@@ -39,8 +38,8 @@ DIRECTIVE = r"^#[A-Za-z][A-Za-z-]*:"  # #Software:, #Version:, #Date:, #Fields:,
 # fill one field, the earlier one present wins (CloudFront's x-host-header is the Host the viewer sent,
 # its cs(Host) the distribution's own name).
 _COLUMNS = {
-    "date": ("_date", "plain", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
-    "time": ("_time", "plain", r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"),
+    "date": ("_date", "w3c_date", r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    "time": ("_time", "w3c_time", r"[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,9})?"),
     "c-ip": ("client", "plain", None),
     "cs-username": ("auth_user", "plain", None),
     "cs-method": ("method", "plain", None),
@@ -125,13 +124,7 @@ def layout(fmt: W3cFormat, fields: str | None) -> Layout | None:
             if name in chosen
             else Field(None, pattern=pattern if name in _COLUMNS else None)
         )
-    return Layout(f"{fmt.name}: {' '.join(names)}", tuple(columns), separator=fmt.separator, finish=_finish)
-
-
-def _finish(fields: dict[str, pa.Array]) -> dict[str, pa.Array]:
-    """The time from the date and time columns, in UTC."""
-    stamp = pc.binary_join_element_wise(fields.pop("_date"), fields.pop("_time"), " ")
-    return fields | {"ts": text_times(stamp, "w3c")}
+    return Layout(f"{fmt.name}: {' '.join(names)}", tuple(columns), separator=fmt.separator)
 
 
 def directives(lines: pa.Array) -> np.ndarray:
