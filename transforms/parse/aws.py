@@ -13,7 +13,7 @@ upstream_status 200 (the target's), bytes 366, request_bytes 34, duration_ms 13
 
 The field lists are AWS's documented ones. An ALB line must carry them up to
 `trace_id`; what follows (`domain_name`, `chosen_cert_arn`, ... and whatever AWS
-adds at the end) is matched and not read. A time of `-1` (the load balancer could
+adds at the end) is not read. A time of `-1` (the load balancer could
 not reach a target) is no duration, a status `-` (no response) is null. AWS writes
 a `"` inside a quoted field as `\\x22`.
 """

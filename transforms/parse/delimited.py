@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.parse.clf import cut_request
-from transforms.parse.common import TYPES, decimals, iso_times, merge_rows, w3c_times
+from transforms.parse.common import TYPES, decimals, digits, iso_times, merge_rows, w3c_times
 from transforms.parse.escapes import unescaped
 from transforms.parse.logformat import typed_fields
 from transforms.slicing import Positions, find_bytes, lines_holding, slices
@@ -221,16 +221,18 @@ def _numbers(raw: np.ndarray, begin: np.ndarray, end: np.ndarray, kind: str, to:
              ) -> tuple[pa.Array, np.ndarray]:  # fmt: skip
     """(values, valid?): integers, or durations in milliseconds; null for `-` and, for durations, -1 (not measured).
 
-    An integer must fit the field's type; a status (int16) has three digits.
+    An integer must fit the field's type; a status (int16) is three digits.
     """
-    value, valid, whole = decimals(raw, begin, end)
     factor = _NUMBERS_BY_POSITION[kind]
+    if factor is None and to == pa.int16():
+        value, valid = digits(raw, begin, 3)
+        valid &= end - begin == 3
+        return pa.array(value, pa.int64(), mask=~valid), valid
     if factor is None:
-        bits = (to or pa.int64()).bit_width
-        valid &= whole & (np.abs(value) < 2.0 ** (bits - 1))
-        if to == pa.int16():
-            valid &= end - begin == 3
+        value, valid = decimals(raw, begin, end, fraction=False)
+        valid &= np.abs(value) < 2.0 ** ((to or pa.int64()).bit_width - 1)
         return pa.array(np.where(valid, value, 0).astype(np.int64), pa.int64(), mask=~valid), valid
+    value, valid = decimals(raw, begin, end)
     return pa.array(value * factor, pa.float64(), mask=~valid | (value < 0)), valid
 
 
