@@ -121,7 +121,7 @@ def _parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: LogFormat) -> 
     if isinstance(fmt, str):
         return clf.parse(lines, at, rows, fmt)
     if isinstance(fmt, Layout):
-        return delimited.parse(lines, at, rows, fmt)
+        return delimited.parse(at, rows, fmt)
     if isinstance(fmt, JsonFormat):
         return jsonlines.parse(at, rows, fmt)
     return logformat.parse(slices(at.buffer, at.raw, at.starts[rows], at.ends[rows]), fmt)

@@ -51,8 +51,8 @@ _TIMES = (
     Field("_response_ms", "duration_s", _SECONDS),  # response_processing_time
 )
 _REQUEST = (
-    Field("request", "plain", quoted=True),
-    Field("user_agent", "plain", quoted=True),
+    Field("request", "text", quoted=True),  # text: `\x22` and the like decoded
+    Field("user_agent", "text", quoted=True),
     Field("tls_cipher", "plain"),
     Field("tls_protocol", "plain"),
 )

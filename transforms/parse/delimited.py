@@ -10,9 +10,9 @@ for the whole chunk with numpy: each step cuts a field by position and checks th
 shape (a quote where a quoted field opens, a separator after each field, a number
 where one belongs), and numbers and times are read digit by digit where they lie. No
 regex runs over the long lines; the few that fail are matched against the layout's
-loose pattern only to tell a bad time from a foreign line. Lines with escapes (AWS
-writes `\x22` for a quote, as Apache does) take RE2 captures and are unescaped once per
-distinct value.
+loose pattern only to tell a bad time from a foreign line. AWS writes a quote inside a
+quoted value as `\x22`, so its quotes stay delimiters; such escapes are decoded in the
+values that hold them, once per distinct value.
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.parse.clf import cut_request
-from transforms.parse.common import TYPES, decimals, digits, iso_times, merge_rows, w3c_times
-from transforms.parse.escapes import unescaped
+from transforms.parse.common import TYPES, decimals, digits, iso_times, w3c_times
 from transforms.parse.logformat import typed_fields
-from transforms.slicing import Positions, find_bytes, lines_holding, slices
+from transforms.slicing import Positions, find_bytes, slices
 
-_QUOTE, _BACKSLASH = ord('"'), ord("\\")
+_QUOTE = ord('"')
 _QUOTED_VALUE = r'(?:[^"\\]|\\.)*'
 
 
@@ -53,7 +52,7 @@ class Layout:
     columns: tuple[Field, ...]
     separator: str = " "
     more: bool = False  # later fields may follow, unread (AWS adds fields at the end of its logs)
-    escapes: bool = False  # quoted values may hold Apache-style escapes (`\\"`, `\\xHH`)
+    escapes: bool = False  # quoted values may hold `\xHH` escapes (AWS), and tokens no quote
     finish: Callable[[dict[str, pa.Array]], dict[str, pa.Array]] | None = field(default=None, compare=False)
 
     @property
@@ -66,18 +65,11 @@ class Layout:
         """The shape with any value in the strict fields: matching only this is a bad value (a bad time)."""
         return self._pattern(loose=True)
 
-    @cached_property
-    def capture_pattern(self) -> str:
-        """The full pattern with one named group per kept field, for lines with escapes."""
-        return self._pattern(loose=False, groups=True)
-
-    def _pattern(self, loose: bool, groups: bool = False) -> str:
+    def _pattern(self, loose: bool) -> str:
         token = f'[^{re.escape(self.separator)}"]+' if self.escapes else f"[^{re.escape(self.separator)}]+"
         parts = []
-        for index, f in enumerate(self.columns):
+        for f in self.columns:
             value = f.pattern if f.pattern and not (loose and f.strict) else (_QUOTED_VALUE if f.quoted else token)
-            if groups and f.name:
-                value = f"(?P<f{index}>{value})"
             parts.append(f'"(?:{value})"' if f.quoted else f"(?:{value})")
         more = f"(?:{re.escape(self.separator)}.*)?" if self.more else ""
         return "^" + re.escape(self.separator).join(parts) + more + r"\r?\n?$"
@@ -92,26 +84,14 @@ def loosely_shaped(lines: pa.Array, layout: Layout) -> np.ndarray:
     return pc.match_substring_regex(lines, layout.loose_pattern).to_numpy(zero_copy_only=False)
 
 
-def parse(lines: pa.Array, at: Positions, rows: np.ndarray, layout: Layout) -> dict[str, pa.Array]:
-    """Fields of the given rows of a chunk; `ts` is null in every row that is no line of the layout."""
-    if layout.escapes and len(rows):
-        escaped = lines_holding(at, find_bytes(at, _BACKSLASH))[rows]
-        if escaped.any():
-            plain, rare = np.flatnonzero(~escaped), np.flatnonzero(escaped)
-            fast = _cut(at, rows[plain], layout)
-            slow = _typed(_captured(lines.take(pa.array(rows[rare])), layout), layout, len(rare))
-            return merge_rows(fast, slow, plain, rare)
-    return _cut(at, rows, layout)
+def parse(at: Positions, rows: np.ndarray, layout: Layout) -> dict[str, pa.Array]:
+    """Fields of the given rows of a chunk; `ts` is null in every row that is no line of the layout.
 
-
-def _cut(at: Positions, rows: np.ndarray, layout: Layout) -> dict[str, pa.Array]:
-    """Walk the layout over every row at once: a token ends at the next separator, a quoted value at the next quote.
-
-    Right for lines without escapes: tokens then hold no quote, so every quote opens
-    or closes a quoted field. Each step checks the line's shape as the full pattern
-    would (a quote where a quoted field opens, a separator after each field, numbers
-    that are numbers, the line's end after the last field); a row that fails is
-    returned with a null `ts`, and so quarantined.
+    The layout is walked over every row at once: a token ends at the next separator, a
+    quoted value at the next quote (tokens hold no quote where there are quoted fields).
+    Each step checks the line's shape as a full pattern would: a quote where a quoted
+    field opens, a separator after each field, numbers that are numbers, the line's end
+    after the last field. A row that fails gets a null `ts`, and so is quarantined.
     """
     raw = at.raw
     starts, ends = at.starts[rows], at.ends[rows]
@@ -184,7 +164,7 @@ def _read(raw_fields: dict, f: Field, at: Positions, begin: np.ndarray, end: np.
         raw_fields[f.name] = (text, "plain" if f.kind == "address_port" else f.kind)
     if f.name == "request" and f.quoted:  # split by position too: a capturing regex costs microseconds a line
         request = cut_request(at, separators, begin - 1, end, with_path=False)
-        raw_fields |= {name: (values, "plain") for name, values in request.items()}
+        raw_fields |= {name: (values, f.kind) for name, values in request.items()}
     if checked:
         return pc.match_substring_regex(text, f"^(?:{f.pattern})$").to_numpy(zero_copy_only=False)
     return None
@@ -234,17 +214,6 @@ def _numbers(raw: np.ndarray, begin: np.ndarray, end: np.ndarray, kind: str, to:
         return pa.array(np.where(valid, value, 0).astype(np.int64), pa.int64(), mask=~valid), valid
     value, valid = decimals(raw, begin, end)
     return pa.array(value * factor, pa.float64(), mask=~valid | (value < 0)), valid
-
-
-def _captured(lines: pa.Array, layout: Layout) -> dict[str, tuple[pa.Array, str]]:
-    """The path for lines with escapes: RE2 captures for all of them at once, then unescaping."""
-    captured = pc.extract_regex(lines, layout.capture_pattern)
-    raw_fields = {}
-    for index, f in enumerate(layout.columns):
-        if f.name:
-            values = captured.field(f"f{index}")
-            raw_fields[f.name] = (unescaped(values) if f.quoted else values, f.kind)
-    return raw_fields
 
 
 def _typed(raw_fields: dict[str, tuple[pa.Array, str]], layout: Layout, n: int) -> dict[str, pa.Array]:
