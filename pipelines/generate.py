@@ -11,6 +11,11 @@ no real person's address. One combined-format line:
 
 (one line in the log, folded here).
 
+The same requests can be written in every format logshroud reads (`LogSpec.fmt`): Apache's
+`combined`, `common`, `vhost_combined` and `combined_xff`, Caddy's and nginx's JSON lines, AWS
+Application and Classic Load Balancer logs, CloudFront standard logs and IIS's W3C extended log
+(these two with their header lines), each with the fields and escapes its writer uses.
+
 Besides ordinary traffic a log carries what the pipeline must cope with: personal data
 in URLs (e-mail addresses, tokens, an address in a query), attack probes in bursts from
 a few clients, `"-" 408 -` lines without a request, and a few broken lines (truncated,
@@ -33,7 +38,9 @@ import datetime
 import functools
 import gzip
 import ipaddress
+import json
 import time
+import urllib.parse
 import zoneinfo
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -42,7 +49,11 @@ from typing import BinaryIO, NamedTuple
 
 import numpy as np
 
-FORMATS = ("combined", "common", "vhost_combined")
+from transforms.parse.escapes import unescape
+
+# Apache's formats, then the other formats logshroud reads, each a renderer of the same requests.
+FORMATS = ("combined", "common", "vhost_combined", "combined_xff", "caddy_json", "nginx_json", "aws_alb",
+           "aws_elb_classic", "cloudfront", "w3c")  # fmt: skip
 
 # ~12 MB of text: large enough that numpy's per-call cost vanishes, small enough that
 # a 5,000,000-line log streams through in bounded memory.
@@ -110,7 +121,8 @@ class LogSpec:
 
     @property
     def broken_lines(self) -> int:
-        return round(self.lines * self.broken_share)
+        header = len(_HEADERS.get(self.fmt, ()))  # header lines are never broken
+        return min(round(self.lines * self.broken_share), max(self.lines - header, 0))
 
 
 @dataclass(frozen=True)
@@ -819,7 +831,12 @@ def _plan(spec: LogSpec) -> _Plan:
     emails = _emails(rng)
     attacks = _plan_attacks(spec, rng, clients, line_second_end)
     broken = spec.broken_lines
-    broken_at = np.sort(rng.choice(spec.lines, size=broken, replace=False)) if broken else np.empty(0, np.int64)
+    header = len(_HEADERS.get(spec.fmt, ()))
+    broken_at = (
+        np.sort(header + rng.choice(spec.lines - header, size=broken, replace=False))
+        if broken
+        else np.empty(0, np.int64)
+    )
     broken_kind = rng.permutation(np.arange(broken) % 4)  # an even mix of the four kinds
     return _Plan(
         spec,
@@ -875,6 +892,7 @@ _STATUS_CODE = np.array(_STATUSES)
 _AGENT_TEXT = _objects([f'{a.text}"\n'.encode() for a in _AGENTS])
 _BROWSER_AGENT_INDEX = np.array([i for i, a in enumerate(_AGENTS) if a.group == "browser"])
 _BROWSER_AGENT_CUM = _cumulative([_AGENTS[i].weight for i in _BROWSER_AGENT_INDEX])
+_NO_VHOST = ("combined", "common", "combined_xff")  # formats without the virtual host
 _VHOST_OF_KIND = _objects(
     [b"app.example.com:443 ", b"api.example.com:443 ", b"app.example.com:443 ", b"app.example.com:443 "]
 )
@@ -902,6 +920,24 @@ def _sizes(rng: np.random.Generator, success: np.ndarray, status: np.ndarray, no
     text[small] = _SIZE_TEXT[size[small]]
     text[~small] = [b"%d" % v for v in size[~small].tolist()]
     return text
+
+
+# X-Forwarded-For as a backend behind a proxy sees it: mostly none, else the client a proxy names.
+_FORWARDED_SHARE = 0.2
+_FORWARDED = _objects(
+    [b"198.51.100.%d" % i for i in range(20, 40)]
+    + [b"203.0.113.%d, 198.51.100.%d" % (i, i + 100) for i in range(40, 50)]
+    + [b"2001:db8:feed::%x" % i for i in range(1, 10)]
+    + [b"unknown, 192.0.2.%d" % i for i in range(60, 63)]
+)
+
+
+def _with_forwarded_for(agents: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Agent pieces (`agent"\n`) with a quoted X-Forwarded-For field after them: `agent" "chain"\n`."""
+    forwarded = np.full(len(agents), b"-", dtype=object)
+    chosen = rng.random(len(agents)) < _FORWARDED_SHARE
+    forwarded[chosen] = _FORWARDED[rng.integers(len(_FORWARDED), size=int(chosen.sum()))]
+    return _mapped(agents, lambda a: a[:-1]) + b' "' + forwarded + b'"\n'
 
 
 def _broken_line(rng: np.random.Generator, row: np.ndarray, kind: int) -> bytes:
@@ -948,7 +984,7 @@ def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
     agent = clients.agent[client]
     switch = (kind == _BROWSER) & (rng.random(n) < _AGENT_SWITCH_SHARE)
     agent[switch] = _BROWSER_AGENT_INDEX[_pick(_BROWSER_AGENT_CUM, rng, int(switch.sum()))]
-    if spec.fmt == "vhost_combined":
+    if spec.fmt not in _NO_VHOST:
         pieces[:, _VHOST] = _VHOST_OF_KIND[kind]
 
     route = np.empty(n, dtype=np.int64)
@@ -995,16 +1031,20 @@ def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
         no_body[rows] = False
         referrer[rows] = plan.referrers["none"].items[0]
         agent[rows] = plan.attack_agent[lo:hi]
-        if spec.fmt == "vhost_combined":
+        if spec.fmt not in _NO_VHOST:
             pieces[rows, _VHOST] = _VHOST_OF_KIND[_BROWSER]
 
     pieces[:, _STATUS] = _STATUS_TEXT[np.searchsorted(_STATUS_CODE, status)]
     pieces[:, _BYTES] = _sizes(rng, success, status, no_body)
+    if spec.fmt in _RENDERERS:
+        return _render_other(plan, _requests(pieces, seconds, status, referrer, agent), first, block)
     if spec.fmt == "common":
         pieces[:, _REFERRER] = b"\n"
     else:
         pieces[:, _REFERRER] = referrer
         pieces[:, _AGENT] = _AGENT_TEXT[agent]
+    if spec.fmt == "combined_xff":
+        pieces[:, _AGENT] = _with_forwarded_for(pieces[:, _AGENT], np.random.default_rng([spec.seed, 6, block]))
 
     lo, hi = np.searchsorted(plan.broken_at, (first, stop))
     for line, kind_of_break in zip(plan.broken_at[lo:hi].tolist(), plan.broken_kind[lo:hi].tolist(), strict=True):
@@ -1012,6 +1052,342 @@ def _render_block(plan: _Plan, first: int, stop: int, block: int) -> bytes:
         text = _broken_line(rng, pieces[row], kind_of_break)
         pieces[row] = b""
         pieces[row, 0] = text
+    return b"".join(pieces.ravel().tolist())
+
+
+# --- other formats: the same requests, written as proxies, load balancers and CDNs write them ---------------
+
+
+class _Requests(NamedTuple):
+    """A block's requests as plain values (object arrays of bytes unless said), for formats other than Apache's."""
+
+    seconds: np.ndarray  # UTC second of the day (int)
+    client: np.ndarray
+    user: np.ndarray  # b"-" or the authenticated name
+    method: np.ndarray  # b"GET"; b"-" for a connection that sent no request
+    target: np.ndarray  # b"/a?b=1" as the client sent it; b"-" when none
+    protocol: np.ndarray  # b"HTTP/1.1"; b"-" when none
+    status: np.ndarray  # int
+    size: np.ndarray  # int: response body bytes
+    referrer: np.ndarray  # b"-" when none
+    agent: np.ndarray  # int: index into _AGENTS
+    host: np.ndarray  # b"app.example.com"
+
+
+def _mapped(values: np.ndarray, convert) -> np.ndarray:
+    """`convert` of each value, computed once per distinct value (pieces come from small pools)."""
+    memo: dict = {}
+    out = np.empty(len(values), dtype=object)
+    out[:] = [memo[v] if v in memo else memo.setdefault(v, convert(v)) for v in values.tolist()]
+    return out
+
+
+def _requests(pieces: np.ndarray, seconds: np.ndarray, status: np.ndarray, referrer: np.ndarray,
+              agent: np.ndarray) -> _Requests:  # fmt: skip
+    """The plain values behind a block's Apache pieces."""
+    target = pieces[:, _PATH] + pieces[:, _ID] + pieces[:, _SUFFIX] + pieces[:, _QUERY]
+    return _Requests(
+        seconds,
+        pieces[:, _CLIENT],
+        _mapped(pieces[:, _USER], lambda p: p[3:-2]),  # b" - svc-payroll [" -> b"svc-payroll"
+        _mapped(pieces[:, _METHOD], lambda p: p.strip() or b"-"),
+        _mapped(target, lambda t: _apache_unescaped(t) if b"\\" in t else t),
+        _mapped(pieces[:, _PROTOCOL], lambda p: p.strip() or b"-"),
+        status,
+        np.array(_mapped(pieces[:, _BYTES], lambda b: 0 if b == b"-" else int(b)).tolist(), dtype=np.int64),
+        _mapped(referrer, lambda r: r[2:-3]),  # b' "https://..." "' -> b"https://..."
+        agent,
+        _mapped(pieces[:, _VHOST], lambda v: v.rsplit(b":", 1)[0]),  # b"app.example.com:443 " -> host
+    )
+
+
+def _apache_unescaped(text: bytes) -> bytes:
+    """What a client sent, from Apache's escaped text of it (`\\"` -> `"`, `\\xe5` -> byte e5)."""
+    return unescape(text.decode()).encode()
+
+
+_AGENT_RAW = [_apache_unescaped(a.text.encode()) for a in _AGENTS]
+
+
+def _json_text(raw: bytes) -> bytes:
+    """Inside a JSON string, as Caddy and nginx's `escape=json` write it."""
+    return json.dumps(raw.decode(), ensure_ascii=False)[1:-1].encode()
+
+
+def _hex_escaped(raw: bytes) -> bytes:
+    """Inside an AWS load balancer's quoted field: `"`, `\\` and bytes outside printable ASCII as `\\xHH`."""
+    return b"".join(bytes([c]) if 32 <= c < 127 and c not in b'"\\' else b"\\x%02x" % c for c in raw)
+
+
+# CloudFront encodes these (and `%`, so a client's `%20` is logged `%2520`); the rest stays as sent.
+_CLOUDFRONT_SAFE = "!$&'()*+,-./:;=?@_~[]"
+
+
+def _cloudfront_text(raw: bytes) -> bytes:
+    return urllib.parse.quote(raw, safe=_CLOUDFRONT_SAFE).encode()
+
+
+def _plus_spaces(raw: bytes) -> bytes:
+    """IIS writes a space in a header as `+`."""
+    return raw.replace(b" ", b"+")
+
+
+@functools.lru_cache(maxsize=16)
+def _agent_texts(encode) -> np.ndarray:
+    return _objects([encode(raw) if raw != b"-" else raw for raw in _AGENT_RAW])
+
+
+@functools.lru_cache(maxsize=16)
+def _second_texts(day: datetime.date, style: str, utc_offset_minutes: int = 0) -> np.ndarray:
+    """Each UTC second of the day as a format writes it, formatted once."""
+    start = datetime.datetime.combine(day, datetime.time(), tzinfo=datetime.timezone.utc)
+    zone = datetime.timezone(datetime.timedelta(minutes=utc_offset_minutes))
+    formats = {
+        "iso": "%Y-%m-%dT%H:%M:%S",  # fraction and Z follow
+        "iso_local": "%Y-%m-%dT%H:%M:%S%z",
+        "w3c": "%Y-%m-%d %H:%M:%S",
+        "w3c_tab": "%Y-%m-%d\t%H:%M:%S",
+    }
+    texts = []
+    for second in range(_SECONDS_PER_DAY):
+        moment = start + datetime.timedelta(seconds=second)
+        if style == "epoch":
+            texts.append(b"%d" % moment.timestamp())
+        elif style == "iso_local":
+            text = moment.astimezone(zone).strftime(formats[style])
+            texts.append((text[:-2] + ":" + text[-2:]).encode())  # +01:00, as nginx's $time_iso8601
+        else:
+            texts.append(moment.strftime(formats[style]).encode())
+    stamps = _objects(texts)
+    stamps.flags.writeable = False
+    return stamps
+
+
+_MILLIS = _objects([b"%03d" % v for v in range(1000)])
+_PORTS = _objects([b"%d" % v for v in range(65536)])
+# Durations in whole milliseconds up to a minute, as seconds with three decimals and as milliseconds.
+_MAX_MS = 60_000
+_SECONDS_TEXT = _objects([b"%d.%03d" % divmod(v, 1000) for v in range(_MAX_MS + 1)])
+_MS_TEXT = _objects([b"%d" % v for v in range(_MAX_MS + 1)])
+_STATUS_DIGITS = _objects([b"%d" % code for code in _STATUSES])
+
+
+class _Extras(NamedTuple):
+    """What the richer formats log beyond Apache's fields, drawn for each request."""
+
+    duration_ms: np.ndarray  # int, whole milliseconds
+    upstream_ms: np.ndarray  # int, of which the backend took; -1 when it never answered
+    request_bytes: np.ndarray  # int
+    port: np.ndarray  # int, the client's source port
+    millis: np.ndarray  # int, the millisecond within the second
+    micros: np.ndarray  # int, the microseconds after the milliseconds
+    http2: np.ndarray  # bool
+
+
+def _extras(rng: np.random.Generator, requests: _Requests) -> _Extras:
+    n = len(requests.status)
+    static = np.char.startswith(requests.target.astype(bytes), b"/static/")
+    duration = np.where(static, 2, 40) * np.exp(0.9 * rng.standard_normal(n))
+    duration = np.minimum(duration.astype(np.int64) + 1, _MAX_MS)
+    upstream = np.maximum(duration - rng.integers(0, 3, size=n), 0)
+    no_upstream = (requests.status == 502) | (requests.status == 503) | (requests.status == 408)
+    upstream[no_upstream] = -1
+    body = requests.method != b"GET"
+    request_bytes = rng.integers(180, 900, size=n) + np.where(body, rng.integers(0, 4000, size=n), 0)
+    return _Extras(duration, upstream, request_bytes, rng.integers(1024, 65536, size=n),
+                   rng.integers(0, 1000, size=n), rng.integers(0, 1000, size=n),
+                   requests.protocol == b"HTTP/2.0")  # fmt: skip
+
+
+def _status_text(status: np.ndarray) -> np.ndarray:
+    return _STATUS_DIGITS[np.searchsorted(_STATUS_CODE, status)]
+
+
+def _size_text(size: np.ndarray) -> np.ndarray:
+    text = np.empty(len(size), dtype=object)
+    small = size < _SMALL_SIZES
+    text[small] = _SIZE_TEXT[np.maximum(size[small], 0)]
+    text[small & (size == 0)] = b"0"
+    text[~small] = [b"%d" % v for v in size[~small].tolist()]
+    return text
+
+
+def _seconds_text(ms: np.ndarray, missing: bytes = b"-1") -> np.ndarray:
+    text = _SECONDS_TEXT[np.clip(ms, 0, _MAX_MS)].copy()
+    text[ms < 0] = missing
+    return text
+
+
+def _split_target(target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(path, query or b"-") of each target."""
+    parts = _mapped(target, lambda t: tuple(t.split(b"?", 1)) if b"?" in t else (t, b"-"))
+    return _mapped(parts, lambda p: p[0]), _mapped(parts, lambda p: p[1])
+
+
+def _caddy_json(spec: LogSpec, r: _Requests, x: _Extras) -> list:
+    seconds = _second_texts(spec.day, "epoch")[r.seconds]
+    agent = _agent_texts(_json_text)[r.agent]
+    headers = np.where(r.agent == _NO_AGENT, b"", b'"User-Agent":["' + agent + b'"]')
+    referrer = np.where(r.referrer == b"-", b"", b'"Referer":["' + _mapped(r.referrer, _json_text) + b'"]')
+    headers = headers + np.where((headers != b"") & (referrer != b""), b",", b"") + referrer
+    return [
+        b'{"level":"info","ts":', seconds, b".", _MILLIS[x.millis],
+        b',"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"', r.client,
+        b'","remote_port":"', _PORTS[x.port], b'","proto":"', r.protocol, b'","method":"', r.method,
+        b'","host":"', r.host, b'","uri":"', _mapped(r.target, _json_text), b'","headers":{', headers,
+        b'}},"user_id":"', _mapped(r.user, lambda u: b"" if u == b"-" else _json_text(u)),
+        b'","duration":0.', _MILLIS[np.minimum(x.duration_ms, 999)], b',"size":', _size_text(r.size),
+        b',"status":', _status_text(r.status), b"}\n",
+    ]  # fmt: skip
+
+
+def _nginx_json(spec: LogSpec, r: _Requests, x: _Extras) -> list:
+    request = np.where(r.method == b"-", b"", r.method + b" " + _mapped(r.target, _json_text) + b" " + r.protocol)
+    return [
+        b'{"time":"', _second_texts(spec.day, "iso_local", spec.utc_offset_minutes)[r.seconds],
+        b'","remote_addr":"', r.client, b'","remote_user":"', _mapped(r.user, _json_text), b'","request":"', request,
+        b'","status":"', _status_text(r.status), b'","body_bytes_sent":"', _size_text(r.size),
+        b'","request_time":"', _seconds_text(x.duration_ms), b'","http_referer":"', _mapped(r.referrer, _json_text),
+        b'","http_user_agent":"', _agent_texts(_json_text)[r.agent], b'","http_x_forwarded_for":"-","host":"', r.host,
+        b'"}\n',
+    ]  # fmt: skip
+
+
+def _load_balancer_request(r: _Requests) -> np.ndarray:
+    """`GET https://app.example.com:443/a?b=1 HTTP/1.1`: AWS logs the target in absolute form."""
+    target = _mapped(r.target, _hex_escaped)
+    return np.where(
+        r.method == b"-", b"- - - ", r.method + b" https://" + r.host + b":443" + target + b" " + r.protocol
+    )
+
+
+def _aws_times(spec: LogSpec, r: _Requests, x: _Extras) -> tuple:
+    upstream = _seconds_text(x.upstream_ms)
+    rest = np.where(x.upstream_ms < 0, -1, np.maximum(x.duration_ms - x.upstream_ms, 0))
+    return (_second_texts(spec.day, "iso")[r.seconds], b".", _MILLIS[x.millis], _MILLIS[x.micros], b"Z ",
+            upstream, rest)  # fmt: skip
+
+
+_TLS = b"ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2"
+_TARGET_GROUP = b"arn:aws:elasticloadbalancing:eu-central-1:123456789012:targetgroup/app-web/73e2d6bc24d8a067"
+_CERTIFICATE = b"arn:aws:acm:eu-central-1:123456789012:certificate/3f9c2a1b-8e41-4d07-b2c4-7e907d10e5f2"
+
+
+def _aws_alb(spec: LogSpec, r: _Requests, x: _Extras) -> list:
+    stamp, dot, millis, micros, z, upstream, rest = _aws_times(spec, r, x)
+    answered = x.upstream_ms >= 0
+    target_status = np.where(answered, _status_text(r.status), b"-")
+    backend = np.where(answered, b"10.0.1.17:8080", b"-")
+    trace = _mapped(r.seconds, lambda s: b"%08x" % (1764000000 + s)) + b"-" + _PORTS[x.port] + _MILLIS[x.micros]
+    return [
+        np.where(x.http2, b"h2 ", b"https "), stamp, dot, millis, micros, z,
+        b"app/app-web/50dc6c495c0c9188 ", r.client, b":", _PORTS[x.port], b" ", backend, b" 0.000 ", upstream, b" ",
+        _seconds_text(rest), b" ", _status_text(r.status), b" ", target_status, b" ", _size_text(x.request_bytes),
+        b" ", _size_text(r.size), b' "', _load_balancer_request(r), b'" "', _agent_texts(_hex_escaped)[r.agent],
+        b'" ', _TLS, b" ", _TARGET_GROUP, b' "Root=1-', trace, b'" "', r.host, b'" "', _CERTIFICATE, b'" 0 ',
+        stamp, dot, millis, b'000Z "forward" "-" "-" "', backend, b'" "', target_status, b'" "-" "-" TID_',
+        _PORTS[x.port], _MILLIS[x.millis], b"\n",
+    ]  # fmt: skip
+
+
+def _aws_elb_classic(spec: LogSpec, r: _Requests, x: _Extras) -> list:
+    stamp, dot, millis, micros, z, upstream, rest = _aws_times(spec, r, x)
+    answered = x.upstream_ms >= 0
+    return [
+        stamp, dot, millis, micros, z, b"app-web ", r.client, b":", _PORTS[x.port], b" ",
+        np.where(answered, b"10.0.1.17:8080", b"-"), b" 0.000041 ", upstream, b" ", _seconds_text(rest), b" ",
+        _status_text(r.status), b" ", np.where(answered, _status_text(r.status), b"-"), b" ",
+        _size_text(x.request_bytes), b" ", _size_text(r.size), b' "', _load_balancer_request(r), b'" "',
+        _agent_texts(_hex_escaped)[r.agent], b'" ', _TLS, b"\n",
+    ]  # fmt: skip
+
+
+_EDGE_LOCATIONS = _objects([b"AMS1-C1", b"AMS54-C1", b"FRA56-P1", b"LHR61-C2", b"CDG50-C1"])
+CLOUDFRONT_FIELDS = (
+    "date time x-edge-location sc-bytes c-ip cs-method cs(Host) cs-uri-stem sc-status cs(Referer) cs(User-Agent) "
+    "cs-uri-query cs(Cookie) x-edge-result-type x-edge-request-id x-host-header cs-protocol cs-bytes time-taken "
+    "x-forwarded-for ssl-protocol ssl-cipher x-edge-response-result-type cs-protocol-version fle-status "
+    "fle-encrypted-fields c-port time-to-first-byte x-edge-detailed-result-type sc-content-type sc-content-len "
+    "sc-range-start sc-range-end"
+)
+
+
+def _cloudfront(spec: LogSpec, r: _Requests, x: _Extras) -> list:
+    path, query = _split_target(r.target)
+    static = np.char.startswith(path.astype(bytes), b"/static/")
+    result = np.where(r.status >= 500, b"Error", np.where(static, b"Hit", b"Miss"))
+    result = np.where((r.status >= 400) & (r.status < 500), b"Error", result)
+    request_id = _mapped(r.seconds, lambda s: b"%05x" % s) + _PORTS[x.port] + _MILLIS[x.millis] + b"Xk7dQ=="
+    encoded = [_mapped(values, _cloudfront_text) for values in (path, r.referrer, query)]
+    t = b"\t"
+    return [
+        _second_texts(spec.day, "w3c_tab")[r.seconds], t, _EDGE_LOCATIONS[x.port % len(_EDGE_LOCATIONS)], t,
+        _size_text(r.size + 350), t, r.client, t, r.method, t, b"d111111abcdef8.cloudfront.net", t, encoded[0], t,
+        _status_text(r.status), t, encoded[1], t, _agent_texts(_cloudfront_text)[r.agent], t, encoded[2],
+        b"\t-\t", result, t, request_id, t, r.host, b"\thttps\t", _size_text(x.request_bytes), t,
+        _seconds_text(x.duration_ms), b"\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\t", result, t, r.protocol,
+        b"\t-\t-\t", _PORTS[x.port], t, _seconds_text(x.duration_ms), t, result,
+        np.where(static, b"\tapplication/javascript", b"\tapplication/json"), b"\t-\t-\t-\n",
+    ]  # fmt: skip
+
+
+IIS_FIELDS = (
+    "date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) cs(Referer) "
+    "sc-status sc-substatus sc-win32-status sc-bytes cs-bytes time-taken"
+)
+
+
+def _w3c(spec: LogSpec, r: _Requests, x: _Extras) -> list:
+    path, query = _split_target(r.target)
+    return [
+        _second_texts(spec.day, "w3c")[r.seconds], b" 10.0.1.17 ", r.method, b" ", path, b" ", query, b" 443 ",
+        r.user, b" ", r.client, b" ", _agent_texts(_plus_spaces)[r.agent], b" ", r.referrer, b" ",
+        _status_text(r.status), b" 0 0 ", _size_text(r.size), b" ", _size_text(x.request_bytes), b" ",
+        _MS_TEXT[x.duration_ms], b"\n",
+    ]  # fmt: skip
+
+
+# Header lines a file of the format starts with.
+_HEADERS = {
+    "cloudfront": (b"#Version: 1.0\n", f"#Fields: {CLOUDFRONT_FIELDS}\n".encode()),
+    "w3c": (b"#Software: Microsoft Internet Information Services 10.0\n", b"#Version: 1.0\n",
+            b"#Date: %s 00:00:00\n", f"#Fields: {IIS_FIELDS}\n".encode()),
+}  # fmt: skip
+_RENDERERS = {
+    "caddy_json": _caddy_json,
+    "nginx_json": _nginx_json,
+    "aws_alb": _aws_alb,
+    "aws_elb_classic": _aws_elb_classic,
+    "cloudfront": _cloudfront,
+    "w3c": _w3c,
+}
+
+
+def _render_other(plan: _Plan, requests: _Requests, first: int, block: int) -> bytes:
+    """A block of requests in a format other than Apache's, its broken lines broken in the same places."""
+    spec = plan.spec
+    rng = np.random.default_rng([spec.seed, 5, block])  # a stream of its own: Apache's bytes stay as they are
+    parts = _RENDERERS[spec.fmt](spec, requests, _extras(rng, requests))
+    n = len(requests.status)
+    pieces = np.empty((n, len(parts)), dtype=object)
+    for column, part in enumerate(parts):
+        pieces[:, column] = part
+    lo, hi = np.searchsorted(plan.broken_at, (first, first + n))
+    for line, kind_of_break in zip(plan.broken_at[lo:hi].tolist(), plan.broken_kind[lo:hi].tolist(), strict=True):
+        row = line - first
+        text = b"".join(pieces[row])
+        if kind_of_break == _EMPTY:
+            text = b"\n"
+        elif kind_of_break == _GARBAGE:
+            text = _broken_line(rng, pieces[row], _GARBAGE)
+        else:  # cut off, or fields missing at the end: the line stops a quarter to half way through
+            text = text[: int(rng.integers(len(text) // 4, len(text) // 2))] + b"\n"
+        pieces[row] = b""
+        pieces[row, 0] = text
+    if first == 0 and spec.fmt in _HEADERS:  # the file's header takes the place of its first requests
+        header = [line.replace(b"%s", spec.day.isoformat().encode()) for line in _HEADERS[spec.fmt]][:n]
+        pieces[: len(header)] = b""
+        pieces[: len(header), 0] = header
     return b"".join(pieces.ravel().tolist())
 
 

@@ -10,8 +10,8 @@ held as Arrow tables, and writes:
 - `<anonymised>/requests/dt=YYYY-MM-DD/`: every row, with the address truncated to
   `client_net`, keyed into `client_token`, and scrubbed from URLs and user agents;
 - `<restricted>/quarantine/dt=<as-of date>/`: every line that did not parse, with its reason;
-- `<audit>/manifests/<run_id>.json`: the proof that every line read is a row or a
-  quarantine record, and of every file written.
+- `<audit>/manifests/<run_id>.json`: the proof that every line read is a row, a
+  quarantine record or a directive (W3C `#Fields:` lines), and of every file written.
 
 Any Beam option passes through. In-process (the default, FnApiRunner):
 
@@ -45,7 +45,16 @@ from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, iso_time, manifest_path, read_manifest, totals, write_manifest
 from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format
 from transforms.parse.logformat import CompiledFormat
-from transforms.read import CountLines, LogChunk, ReadLogChunks, first_lines, plan_ranges, read_chunks, source_id
+from transforms.read import (
+    CountLines,
+    LogChunk,
+    ReadLogChunks,
+    fields_in_force,
+    first_lines,
+    plan_ranges,
+    read_chunks,
+    source_id,
+)
 from transforms.schema import Batch
 from transforms.windows import ClientActivity, HourWindows, PrefixSets
 from transforms.write import WriteParts, commit
@@ -162,15 +171,19 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     cfg = run.config
     zones = run.zone_uris
     ranges = pipeline | "PlanRanges" >> beam.Create(plan_ranges(run.inputs, cfg.input.range_bytes))
-    line_counts = (
+    counted = (
         ranges
         | "SplitFilesOnly" >> beam.Filter(lambda r: r.end is not None)
-        | "CountLines" >> beam.ParDo(CountLines(cfg.storage.s3))
-        | "AllCounts" >> beam.combiners.ToDict()
-        | "FirstLines" >> beam.Map(first_lines)
+        | "CountLines" >> beam.ParDo(CountLines(cfg.storage.s3)).with_outputs(CountLines.FIELDS, main="lines")
+    )
+    line_counts = counted.lines | "AllCounts" >> beam.combiners.ToDict() | "FirstLines" >> beam.Map(first_lines)
+    directives = (
+        counted.fields | "AllDirectives" >> beam.combiners.ToDict() | "FieldsInForce" >> beam.Map(fields_in_force)
     )
     chunks = ranges | "ReadChunks" >> beam.ParDo(
-        ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3), first_line_numbers=beam.pvalue.AsSingleton(line_counts)
+        ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3),
+        first_line_numbers=beam.pvalue.AsSingleton(line_counts),
+        fields_directives=beam.pvalue.AsSingleton(directives),
     ).with_output_types(LogChunk)
     parsed = chunks | "Parse" >> beam.ParDo(
         ParseChunks(run.log_format, cfg.input.max_line_bytes, run.run_id, cfg.input.trusted_proxies)
@@ -286,6 +299,7 @@ def summary(manifest: dict) -> str:
     lines = [
         f"run {manifest['run_id']}: {t['inputs']} input file(s), {t['lines_read']:,} lines read, "
         f"{t['rows']:,} rows, {t['quarantined']:,} quarantined"
+        + (f", {t['directives']:,} directive lines" if t["directives"] else "")
         + ("" if t["balanced"] else "  ** NOT BALANCED: lines were lost **"),
     ]
     if manifest["format"].startswith("auto"):

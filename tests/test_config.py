@@ -80,7 +80,7 @@ def test_valid_documents(tmp_path: Path, text: str, expected: Config) -> None:
         ("keys:\n  epoch_days: 0\n", "keys.epoch_days: expected an integer from 1 to 366, got 0"),
         ("security_window_days: true\n", "security_window_days: expected an integer from 0 to 3650, got True"),
         ("anonymise:\n  ipv4_prefix: yes\n", "anonymise.ipv4_prefix: expected an integer from 0 to 32, got True"),
-        ("input:\n  format: xml\n", "input.format: expected one of combined, common, vhost_combined, combined_xff, caddy_json, nginx_json, auto, or apache: / nginx: / json: with a format; got 'xml'"),
+        ("input:\n  format: xml\n", "input.format: expected one of combined, common, vhost_combined, combined_xff, caddy_json, nginx_json, aws_alb, aws_elb_classic, cloudfront, w3c, auto, or apache: / nginx: / json: with a format; got 'xml'"),
         ("input:\n  format: 3\n", "input.format: expected a format name or a mapping, got 3"),
         ("input:\n  format:\n    apache: '%h %Z'\n", "input.format: apache format: %Z: directive not supported"),
         ("input:\n  format:\n    nginx: '$remote_addr $geoip_country'\n", "input.format: nginx format: $geoip_country: variable not supported"),

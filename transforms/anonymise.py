@@ -20,9 +20,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.addresses import format_network, mask, parse_address
+from transforms.addresses import format_network, mask, network_of, parse_address
 from transforms.config import Anonymise, Keys
 from transforms.keyring import epoch_numbers, open_keyring
+from transforms.proxies import without_port
 from transforms.schema import ANONYMISED_REQUESTS, TS, Batch
 from transforms.scrub import Scrubber
 
@@ -167,9 +168,26 @@ def client_networks(ips: pa.Array, v4_bits: int, v6_bits: int) -> tuple[pa.Array
     return ClientAnonymiser(v4_bits, v6_bits).networks(ips)
 
 
+def chain_networks(chains: pa.Array, v4_bits: int, v6_bits: int) -> pa.Array:
+    """Each X-Forwarded-For chain as the networks of its hops, truncated like `client_net`.
+
+    `203.0.113.50, [2001:db8::1]:443, unknown` -> [`203.0.113.0/24`, `2001:db8::/48`, null]:
+    every address in the chain is anonymised as the client's is, ports dropped; a hop that
+    is no address (a name, `unknown`) is null. No chain (`-` or not logged) is null.
+    Python runs once per distinct chain.
+    """
+    encoded = pc.dictionary_encode(chains)
+    networks = [
+        [network_of(without_port(hop.strip()), v4_bits, v6_bits) for hop in chain.split(",") if hop.strip()] or None
+        for chain in encoded.dictionary.to_pylist()
+    ]
+    return pa.array(networks, pa.list_(pa.string())).take(encoded.indices)
+
+
 def anonymised_table(restricted: pa.Table, scrubber: Scrubber) -> pa.Table:
     """The anonymised zone's view of requests: no full address, scrubbed URLs and user agents."""
     columns = {
+        "xff_nets": chain_networks(restricted["xff"].combine_chunks(), scrubber.v4_bits, scrubber.v6_bits),
         "path": scrubber.column(restricted["path"].combine_chunks(), "text"),
         "query": scrubber.column(restricted["query"].combine_chunks(), "query"),
         "referrer": scrubber.column(restricted["referrer"].combine_chunks(), "url"),

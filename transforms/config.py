@@ -18,19 +18,20 @@ from typing import Any, get_type_hints
 import yaml
 
 from transforms.errors import LogshroudError
+from transforms.parse import LogFormat
+from transforms.parse.aws import LAYOUTS as AWS_LAYOUTS
 from transforms.parse.jsonlines import PRESETS as JSON_PRESETS
-from transforms.parse.jsonlines import JsonFormat, compile_json
-from transforms.parse.logformat import CompiledFormat, FormatError, compile_apache, compile_nginx
+from transforms.parse.jsonlines import compile_json
+from transforms.parse.logformat import FormatError, compile_apache, compile_nginx
+from transforms.parse.w3c import FORMATS as W3C_FORMATS
 from transforms.proxies import check_networks
 from transforms.scrub import DEFAULT_SECRET_PARAMS
 from transforms.storage import S3Settings
 
-FORMATS = ("combined", "common", "vhost_combined", "combined_xff", "caddy_json", "nginx_json", "auto")
-# Presets written in Apache's own words, parsed like any custom format.
-PRESET_LOG_FORMATS = {
-    "combined_xff": {"apache": '%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" "%{X-Forwarded-For}i"'},
-    **{name: {"json": mapping} for name, mapping in JSON_PRESETS.items()},
-}
+FORMATS = ("combined", "common", "vhost_combined", "combined_xff", "caddy_json", "nginx_json", "aws_alb",
+           "aws_elb_classic", "cloudfront", "w3c", "auto")  # fmt: skip
+# Presets that are a mapping of JSON fields, parsed like any custom one.
+PRESET_LOG_FORMATS = {name: {"json": mapping} for name, mapping in JSON_PRESETS.items()}
 _COMPILERS = {"apache": compile_apache, "nginx": compile_nginx, "json": compile_json}
 
 
@@ -48,7 +49,8 @@ class Zones:
 
 @dataclass(frozen=True)
 class Input:
-    # A preset name (FORMATS), or the web server's own words: {apache: '<LogFormat>'} or {nginx: '<log_format>'}.
+    # A preset name (FORMATS), or the web server's own words: {apache: '<LogFormat>'}, {nginx: '<log_format>'},
+    # or {json: {field: dotted.path, ...}}.
     format: str | dict = "combined"
     # A request line longer than this is no web server's doing; it is quarantined whole
     # (cut to this length) rather than parsed, so one hostile line cannot balloon a chunk.
@@ -227,19 +229,24 @@ def parse_config(document: Any, source: str) -> Config:
     return dataclasses.replace(config, source=source)
 
 
-def logs_xff(fmt: str | CompiledFormat | JsonFormat) -> bool:
-    """Does the format log the X-Forwarded-For header (which trusted proxies need)?"""
-    return isinstance(fmt, (CompiledFormat, JsonFormat)) and "xff" in fmt.fields
+def logs_xff(fmt: LogFormat) -> bool:
+    """Does the format log the X-Forwarded-For header (which trusted proxies need)?
+
+    A W3C extended log may, depending on the columns its `#Fields:` names.
+    """
+    return fmt == "combined_xff" if isinstance(fmt, str) else "xff" in fmt.fields
 
 
-def log_format(spec: str | dict) -> str | CompiledFormat | JsonFormat:
+def log_format(spec: str | dict) -> LogFormat:
     """`combined` -> `combined`; {apache: '%h ...'} -> its CompiledFormat. A FormatError says what is wrong."""
     if isinstance(spec, str):
         if spec not in FORMATS:
             raise FormatError(
                 f"expected one of {', '.join(FORMATS)}, or apache: / nginx: / json: with a format; got {spec!r}"
             )
-        return log_format(PRESET_LOG_FORMATS[spec]) if spec in PRESET_LOG_FORMATS else spec
+        if spec in PRESET_LOG_FORMATS:
+            return log_format(PRESET_LOG_FORMATS[spec])
+        return AWS_LAYOUTS.get(spec) or W3C_FORMATS.get(spec) or spec
     if len(spec) != 1 or next(iter(spec)) not in _COMPILERS:
         raise FormatError(f"expected apache: '<LogFormat>', nginx: '<log_format>' or json: {{mapping}}, got {spec!r}")
     if next(iter(spec)) != "json" and not isinstance(next(iter(spec.values())), str):

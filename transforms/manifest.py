@@ -1,9 +1,10 @@
 """Run manifests and deletion records: the audit zone's account of every file the zones hold.
 
-A manifest proves, per input file, `lines_read == rows + quarantined`, from counts
-taken on both sides: lines as the reader cut them, rows and quarantine records
-as the writers wrote them. It lists every file the run wrote (path, rows, bytes,
-SHA-256) and every stale file it deleted.
+A manifest proves, per input file, `lines_read == rows + quarantined + directives`,
+from counts taken on both sides: lines as the reader cut them, rows and quarantine
+records as the writers wrote them. Directives are the header lines of W3C extended
+logs (`#Fields: ...`), counted by the parser: neither requests nor errors. It lists
+every file the run wrote (path, rows, bytes, SHA-256) and every stale file it deleted.
 
 The sweep changes files after their run: it deletes them, or rewrites (coarsens)
 them. Each such action is a deletion record in `<audit>/deletions/`, and a record
@@ -36,11 +37,12 @@ def manifest_path(audit_uri: str, run_id: str) -> str:
 
 def input_summaries(inputs: list[storage.StoredFile], stats: list[dict], files: list[dict]) -> list[dict]:
     """One entry per input: lines read, rows and quarantined written, reasons, damage."""
-    lines = Counter()
+    lines, directives = Counter(), Counter()
     reasons: dict[str, Counter] = defaultdict(Counter)
     damage: dict[str, str] = {}
     for s in stats:
         lines[s["source"]] += s["lines_read"]
+        directives[s["source"]] += s["directives"]
         reasons[s["source"]].update(s["reasons"])
         if s["damage"]:
             damage[s["source"]] = s["damage"]
@@ -63,9 +65,10 @@ def input_summaries(inputs: list[storage.StoredFile], stats: list[dict], files: 
                 "lines_read": lines[stored.path],
                 "rows": rows,
                 "quarantined": quarantined,
+                "directives": directives[stored.path],
                 "quarantine_reasons": dict(sorted(reasons[stored.path].items())),
                 "damage": damage.get(stored.path),
-                "balanced": lines[stored.path] == rows + quarantined,
+                "balanced": lines[stored.path] == rows + quarantined + directives[stored.path],
                 # What raw retention goes by: the newest line's date, not the file's mtime.
                 "event_dates": _first_last(event_days[sid]),
             }
@@ -85,6 +88,7 @@ def totals(summaries: list[dict], files: list[dict]) -> dict:
         "lines_read": sum(s["lines_read"] for s in summaries),
         "rows": sum(s["rows"] for s in summaries),
         "quarantined": sum(s["quarantined"] for s in summaries),
+        "directives": sum(s["directives"] for s in summaries),
         "quarantine_reasons": dict(sorted(reasons.items())),
         "damaged_inputs": sum(1 for s in summaries if s["damage"]),
         "balanced": all(s["balanced"] for s in summaries),

@@ -17,13 +17,14 @@ import gzip
 import hashlib
 import itertools
 import zlib
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import zstandard
 from apache_beam.metrics import Metrics
 
@@ -36,6 +37,11 @@ from transforms.slicing import padded
 _READ_BYTES = 16 * 1024 * 1024
 _NEWLINE = ord("\n")
 _STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
+# W3C extended logs name their columns in a directive line, and may do so again mid-file:
+# every chunk is handed the last one before it (see `LogChunk.fields_directive`).
+FIELDS_DIRECTIVE = "#Fields:"
+_FIELDS_LINE = b"\n" + FIELDS_DIRECTIVE.encode()
+_DIRECTIVE_BYTES = 64 * 1024  # far beyond any real `#Fields:` line
 
 
 @dataclass
@@ -48,6 +54,7 @@ class LogChunk:
     last: bool = False  # the range's final chunk
     damage: str | None = None  # on the final chunk: what broke the stream, if anything
     damaged_tail: bool = False  # the final line is the cut-off bytes before the damage
+    fields_directive: str | None = None  # the last `#Fields:` line before the chunk (W3C logs name their columns)
 
     @property
     def source_id(self) -> str:
@@ -188,20 +195,51 @@ def plan_ranges(inputs: list[storage.StoredFile], range_bytes: int) -> list[Rang
     return ranges
 
 
+class RangeScan(NamedTuple):
+    lines: int  # lines starting in the range
+    fields_directive: str | None  # the last `#Fields:` line starting in it
+
+
 def count_lines(rng: Range) -> int:
-    """How many lines start inside the range: a line starts at 0 and after each newline but the last byte."""
+    """How many lines start inside the range."""
+    return scan_range(rng).lines
+
+
+def scan_range(rng: Range) -> RangeScan:
+    """Lines starting inside the range, and the last `#Fields:` directive among them, in one pass.
+
+    A line starts at 0 and after each newline but the last byte, so the newlines in
+    [start - 1, end - 1) start the range's lines; a few bytes more are read to see
+    whether the last of them starts a directive.
+    """
     with storage.open_read(rng.path) as stream:
         begin = max(rng.start - 1, 0)
         stream.seek(begin)
-        remaining = rng.end - 1 - begin  # newlines at [start - 1, end - 1) start lines in [start, end)
+        counted = rng.end - 1 - begin
         count = 1 if rng.start == 0 and rng.end > 0 else 0
-        while remaining > 0:
-            block = stream.read(min(_READ_BYTES, remaining))
+        window = b"" if rng.start else b"\n"  # a directive on the file's first line has no newline before it
+        window_at = begin - len(window)  # file offset of window[0]
+        directive_at = None  # file offset of the newline before the last directive
+        position = begin
+        while position < rng.end - 1 + len(_FIELDS_LINE) - 1:
+            block = stream.read(min(_READ_BYTES, rng.end - 1 + len(_FIELDS_LINE) - 1 - position))
             if not block:
                 break
-            count += block.count(b"\n")
-            remaining -= len(block)
-    return count
+            count += block.count(b"\n", 0, max(counted - (position - begin), 0))
+            window += block
+            found = window.rfind(_FIELDS_LINE)
+            if found >= 0 and window_at + found < rng.end - 1:
+                directive_at = window_at + found
+            keep = min(len(window), len(_FIELDS_LINE) - 1)
+            window_at += len(window) - keep
+            window = window[-keep:]
+            position += len(block)
+        if directive_at is None:
+            return RangeScan(count, None)
+        stream.seek(directive_at + 1)
+        return RangeScan(
+            count, stream.read(_DIRECTIVE_BYTES).split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
+        )
 
 
 def _first_owned_line(stream: BinaryIO, start: int) -> int:
@@ -222,8 +260,12 @@ def _first_owned_line(stream: BinaryIO, start: int) -> int:
         position += len(block)
 
 
-def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_line: int = 1) -> Iterator[LogChunk]:
-    """Yield the lines of a file, or of one range of it, as chunks; always at least one chunk."""
+def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_line: int = 1,
+                fields_directive: str | None = None) -> Iterator[LogChunk]:  # fmt: skip
+    """Yield the lines of a file, or of one range of it, as chunks; always at least one chunk.
+
+    `fields_directive` is the `#Fields:` line in force where the range starts.
+    """
     rng = rng or Range(path, 0)
     index = 0
     carry = b""  # bytes after the last newline seen
@@ -258,7 +300,8 @@ def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_lin
                 carry = b""
             consumed += len(complete)
             if pending is not None:  # held back one block, so the last can carry the damage
-                yield from _emit(path, rng, pending, chunk_lines, first_line, index)
+                fields_directive = yield from _emit(path, rng, pending, chunk_lines, first_line, index,
+                                                    fields_directive=fields_directive)  # fmt: skip
                 first_line, index = first_line + len(pending), index + _chunk_count(pending, chunk_lines)
             pending = lines
             if range_ends:
@@ -269,7 +312,7 @@ def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_lin
     if pending is None:
         pending = pa.array([], pa.string())
     yield from _emit(path, rng, pending, chunk_lines, first_line, index, last=True, damage=damage,
-                     damaged_tail=damage is not None and bool(carry))  # fmt: skip
+                     damaged_tail=damage is not None and bool(carry), fields_directive=fields_directive)  # fmt: skip
 
 
 def _chunk_count(lines: pa.Array, chunk_lines: int) -> int:
@@ -277,15 +320,38 @@ def _chunk_count(lines: pa.Array, chunk_lines: int) -> int:
 
 
 def _emit(path: str, rng: Range, lines: pa.Array, chunk_lines: int, first_line: int, index: int,
-          last: bool = False, damage: str | None = None, damaged_tail: bool = False) -> Iterator[LogChunk]:  # fmt: skip
-    """The lines of one block as chunks of at most `chunk_lines` lines (zero-copy slices)."""
+          last: bool = False, damage: str | None = None, damaged_tail: bool = False,
+          fields_directive: str | None = None) -> Generator[LogChunk, None, str | None]:  # fmt: skip
+    """The lines of one block as chunks of at most `chunk_lines` lines (zero-copy slices).
+
+    Returns the `#Fields:` directive in force after the block.
+    """
     count = _chunk_count(lines, chunk_lines)
     for k in range(count):
         final = last and k == count - 1
+        chunk = lines.slice(k * chunk_lines, chunk_lines)
         yield LogChunk(
-            path, rng.index, index + k, first_line + k * chunk_lines, lines.slice(k * chunk_lines, chunk_lines),
+            path, rng.index, index + k, first_line + k * chunk_lines, chunk,
             last=final, damage=damage if final else None, damaged_tail=damaged_tail and final,
+            fields_directive=fields_directive,
         )  # fmt: skip
+        fields_directive = last_fields_directive(chunk, fields_directive)
+    return fields_directive
+
+
+def last_fields_directive(lines: pa.Array, before: str | None) -> str | None:
+    """The last `#Fields:` line among the lines, without its line end; `before` if there is none."""
+    found = np.flatnonzero(pc.starts_with(lines, FIELDS_DIRECTIVE).to_numpy(zero_copy_only=False))
+    return lines[int(found[-1])].as_py().rstrip("\r\n") if len(found) else before
+
+
+def fields_in_force(last_directives: dict[tuple[str, int], str | None]) -> dict[tuple[str, int], str | None]:
+    """(path, range index) -> the `#Fields:` line in force where the range starts, from each range's last one."""
+    in_force: dict[tuple[str, int], str | None] = {}
+    for path, index in sorted(last_directives):
+        previous = (path, index - 1)
+        in_force[(path, index)] = (last_directives.get(previous) or in_force.get(previous)) if index else None
+    return in_force
 
 
 def first_lines(line_counts: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
@@ -298,7 +364,9 @@ def first_lines(line_counts: dict[tuple[str, int], int]) -> dict[tuple[str, int]
 
 
 class CountLines(beam.DoFn):
-    """Range of a split file -> ((path, range index), lines starting in it)."""
+    """Range of a split file -> ((path, range index), lines starting in it), and the last `#Fields:` in it."""
+
+    FIELDS = "fields"
 
     def __init__(self, s3: storage.S3Settings):
         self.s3 = s3
@@ -306,12 +374,18 @@ class CountLines(beam.DoFn):
     def setup(self) -> None:
         storage.configure(self.s3)
 
-    def process(self, rng: Range) -> Iterator[tuple[tuple[str, int], int]]:
-        yield (rng.path, rng.index), count_lines(rng)
+    def process(self, rng: Range):
+        scan = scan_range(rng)
+        yield (rng.path, rng.index), scan.lines
+        yield beam.pvalue.TaggedOutput(self.FIELDS, ((rng.path, rng.index), scan.fields_directive))
 
 
 class ReadLogChunks(beam.DoFn):
-    """Range -> LogChunk elements; `first_line_numbers` knows where each range of a split file starts."""
+    """Range -> LogChunk elements.
+
+    `first_line_numbers` knows where each range of a split file starts, `fields_directives`
+    the `#Fields:` line in force there (see `fields_in_force`).
+    """
 
     def __init__(self, chunk_lines: int, s3: storage.S3Settings):
         self.chunk_lines = chunk_lines
@@ -322,10 +396,12 @@ class ReadLogChunks(beam.DoFn):
     def setup(self) -> None:
         storage.configure(self.s3)
 
-    def process(self, rng: Range, first_line_numbers: dict) -> Iterator[LogChunk]:
+    def process(self, rng: Range, first_line_numbers: dict, fields_directives: dict | None = None
+                ) -> Iterator[LogChunk]:  # fmt: skip
         self.ranges.inc()
         first = first_line_numbers.get((rng.path, rng.index), 1)
-        for chunk in read_chunks(rng.path, self.chunk_lines, rng, first):
+        fields = (fields_directives or {}).get((rng.path, rng.index))
+        for chunk in read_chunks(rng.path, self.chunk_lines, rng, first, fields):
             if chunk.damage:
                 self.damaged.inc()
             yield chunk

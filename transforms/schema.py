@@ -30,6 +30,17 @@ _SIGNALS = [
     ("rule_ids", pa.list_(pa.string())),  # our rules that fired, sorted
 ]
 
+# How the request was carried and served, where the format logs it, in both request datasets.
+_TRANSFER = [
+    ("duration_ms", pa.float64()),  # time to serve the request
+    ("upstream_ms", pa.float64()),  # of which the upstream (backend, load balancer target) took
+    ("upstream_status", pa.int16()),  # the upstream's own status, where a proxy or load balancer logs it
+    ("request_bytes", pa.int64()),  # bytes received from the client
+    ("tls_protocol", pa.string()),  # TLSv1.3, ...
+    ("tls_cipher", pa.string()),
+    ("edge_result", pa.string()),  # a CDN's cache result: Hit, Miss, Error, ...
+]
+
 RESTRICTED_REQUESTS = pa.schema(
     [
         ("ts", TS),
@@ -52,7 +63,7 @@ RESTRICTED_REQUESTS = pa.schema(
         ("user_agent", pa.string()),
         ("vhost", pa.string()),
         ("server_port", pa.int32()),
-        ("duration_ms", pa.float64()),  # time to serve the request, where the format logs it
+        *_TRANSFER,
         ("xff", pa.string()),  # the X-Forwarded-For chain as logged: addresses, so restricted only
         ("source", pa.string()),
         ("line_number", pa.int64()),
@@ -73,7 +84,8 @@ ANONYMISED_REQUESTS = pa.schema(
         ("user_agent", pa.string()),  # scrubbed
         ("vhost", pa.string()),  # scrubbed
         ("server_port", pa.int32()),
-        ("duration_ms", pa.float64()),
+        *_TRANSFER,
+        ("xff_nets", pa.list_(pa.string())),  # each X-Forwarded-For hop's network as in client_net; null: no address
         ("ip_version", pa.int8()),
         ("client_net", pa.string()),  # CIDR text: 203.0.113.0/24, 2001:db8:ab00::/48
         ("client_token", pa.string()),  # HMAC-SHA-256 of the client under key_id, 128 bits hex

@@ -1,7 +1,8 @@
 """Parsing a chunk of log lines into typed columns, and every other line into quarantine.
 
-Each line of a chunk ends in exactly one of two places: a row of `Parsed.fields`,
-or a quarantine entry with one reason from `REASONS`.
+Each line of a chunk ends in exactly one of three places: a row of `Parsed.fields`, a
+quarantine entry with one reason from `REASONS`, or, in W3C extended logs, the count of
+directive lines (`#Fields: ...`), which are neither requests nor errors.
 """
 
 from __future__ import annotations
@@ -14,16 +15,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
-from transforms.parse import clf, jsonlines, logformat
-from transforms.parse.common import status_classes
+from transforms.parse import clf, delimited, jsonlines, logformat, w3c
+from transforms.parse.common import FIELDS, complete, empty_fields, status_classes
+from transforms.parse.delimited import Layout
 from transforms.parse.jsonlines import JsonFormat
 from transforms.parse.logformat import CompiledFormat
+from transforms.parse.w3c import W3cFormat
 from transforms.proxies import TrustedProxies
 from transforms.read import LogChunk
 from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
 from transforms.slicing import Positions, find_bytes, line_positions, lines_holding, slices
 
-LogFormat = str | CompiledFormat | JsonFormat  # a preset of the CLF family, or a compiled format
+# A preset of the CLF family (parsed by position, see `clf`), a compiled custom format, a JSON
+# mapping, a layout of separated fields (AWS), or a W3C extended format (columns from the file).
+LogFormat = str | CompiledFormat | JsonFormat | Layout | W3cFormat
 
 # Why a line was quarantined, first match wins.
 REASONS = (
@@ -37,94 +42,155 @@ REASONS = (
 )
 
 
+def _unwritten_bytes(at: Positions) -> np.ndarray:
+    """Positions of bytes no web server writes raw (it escapes them): C0 controls but tab, and DEL."""
+    data = at.raw[: at.data_end]
+    low = np.flatnonzero(data < 32)  # mostly the line ends: few, so sorting them out is cheap
+    return np.concatenate([low[data[low] != 9], find_bytes(at, 127)])
+
+
 @dataclass
 class Parsed:
-    fields: dict[str, pa.Array]  # parsed rows; `ts` is a UTC timestamp
+    fields: dict[str, pa.Array]  # parsed rows, every field of `FIELDS`; `ts` is a UTC timestamp
     rows: np.ndarray  # index into the chunk's lines of each parsed row
     quarantined: np.ndarray  # index into the chunk's lines of each quarantined line
     reasons: pa.Array  # reason of each quarantined line
     at: Positions  # where the chunk's lines lie
+    directives: np.ndarray  # index of each directive line (W3C `#Fields:` and the like): no request, no error
 
 
-def parse_lines(lines: pa.Array, fmt: LogFormat, max_line_bytes: int, damaged_tail: bool = False) -> Parsed:
-    """Every line, with or without its line end, to a row or a quarantine reason.
+def parse_lines(lines: pa.Array, fmt: LogFormat, max_line_bytes: int, damaged_tail: bool = False,
+                fields_in_force: str | None = None) -> Parsed:  # fmt: skip
+    """Every line, with or without its line end, to a row, a directive or a quarantine reason.
 
-    `fmt` is a preset of the Common Log Format family (parsed by position, see `clf`)
-    or a format compiled from the web server's own config (parsed by captures).
+    `fields_in_force` is the W3C `#Fields:` directive in force at the chunk's first line.
     """
     at = line_positions(lines)
     lengths = at.ends - at.starts
     too_long = lengths > max_line_bytes
-    # Bytes no web server writes raw (it escapes them): C0 controls but tab, and DEL.
-    control = at.raw[: at.data_end] < 32
-    control[at.raw[: at.data_end] == 9] = False  # tab
-    binary = lines_holding(at, np.union1d(np.flatnonzero(control), find_bytes(at, 127)))
+    binary = lines_holding(at, _unwritten_bytes(at))
     tail = np.zeros(len(lines), dtype=bool)
     if damaged_tail and len(lines):
         tail[-1] = True
-    shaped = _matches(lines, fmt).to_numpy(zero_copy_only=False) & ~(too_long | binary | tail)
+    unusable = too_long | binary | tail
+    directive, runs = _runs(lines, fmt, fields_in_force, unusable)
+    rows, fields = _parse_runs(lines, at, runs, unusable | directive)
+    accounted = directive.copy()
+    accounted[rows] = True
+    quarantined = np.flatnonzero(~accounted)
+    reasons = _reasons(lines, runs, quarantined, lengths, too_long, binary, tail)
+    return Parsed(fields, rows, quarantined, reasons, at, np.flatnonzero(directive))
 
-    candidates = np.flatnonzero(shaped)
-    if isinstance(fmt, str):
-        fields = clf.parse(lines, at, candidates, fmt)
-    else:
-        shaped_lines = slices(at.buffer, at.raw, at.starts[candidates], at.ends[candidates])
-        parser = jsonlines.parse if isinstance(fmt, JsonFormat) else logformat.parse
-        fields = parser(shaped_lines, fmt)
+
+Run = tuple[int, int, LogFormat | None]  # lines [start, stop) read with one format; None: no line of it can be
+
+
+def _runs(lines: pa.Array, fmt: LogFormat, fields_in_force: str | None, unusable: np.ndarray
+          ) -> tuple[np.ndarray, list[Run]]:  # fmt: skip
+    """Which lines are directives, and the runs of lines read with one format.
+
+    One run of the whole chunk, but in W3C logs, where each `#Fields:` directive starts another.
+    """
+    if not isinstance(fmt, W3cFormat):
+        return np.zeros(len(lines), dtype=bool), [(0, len(lines), fmt)]
+    directive = w3c.directives(lines) & ~unusable
+    return directive, w3c.segments(lines, fmt, fields_in_force, directive)
+
+
+def _parse_runs(lines: pa.Array, at: Positions, runs: list[Run], excluded: np.ndarray
+                ) -> tuple[np.ndarray, dict[str, pa.Array]]:  # fmt: skip
+    """(rows, their fields): the lines of each run that have its format's shape and a real time."""
+    shaped = np.zeros(len(lines), dtype=bool)
+    for start, stop, run_format in runs:
+        if run_format is not None:
+            shaped[start:stop] = _matches(lines.slice(start, stop - start), run_format).to_numpy(zero_copy_only=False)
+    candidates = np.flatnonzero(shaped & ~excluded)
+    parts = []
+    for start, stop, run_format in runs:
+        run_rows = candidates[(candidates >= start) & (candidates < stop)]
+        if run_format is not None and len(run_rows):
+            parts.append(complete(_parse(lines, at, run_rows, run_format), len(run_rows)))
+    fields = _concatenated(parts)
     good_time = pc.is_valid(fields["ts"]).to_numpy(zero_copy_only=False)
     if not good_time.all():
         fields = {name: column.filter(pa.array(good_time)) for name, column in fields.items()}
-    rows = candidates[good_time]
+    return candidates[good_time], fields
 
-    parsed = np.zeros(len(lines), dtype=bool)
-    parsed[rows] = True
-    quarantined = np.flatnonzero(~parsed)
-    reasons = _reasons(lines, fmt, quarantined, lengths, too_long, binary, tail)
-    return Parsed(fields, rows, quarantined, reasons, at)
+
+def _parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: LogFormat) -> dict[str, pa.Array]:
+    if isinstance(fmt, str):
+        return clf.parse(lines, at, rows, fmt)
+    if isinstance(fmt, Layout):
+        return delimited.parse(at, rows, fmt)
+    if isinstance(fmt, JsonFormat):
+        return jsonlines.parse(at, rows, fmt)
+    return logformat.parse(slices(at.buffer, at.raw, at.starts[rows], at.ends[rows]), fmt)
+
+
+def _concatenated(parts: list[dict[str, pa.Array]]) -> dict[str, pa.Array]:
+    """The fields of runs of rows, one after the other."""
+    if len(parts) <= 1:
+        return parts[0] if parts else empty_fields()
+    return {name: pa.concat_arrays([part[name] for part in parts]) for name in FIELDS}
 
 
 # Formats `auto` chooses from, the most specific first (a combined_xff line is a
 # combined line too, as far as its start goes; ties go to the earlier one).
-AUTO_CANDIDATES = ("combined_xff", "vhost_combined", "combined", "common")
+AUTO_CANDIDATES = ("combined_xff", "vhost_combined", "combined", "common", "aws_alb", "aws_elb_classic",
+                   "cloudfront", "w3c", "caddy_json", "nginx_json")  # fmt: skip
 
 
 def detect_format(sample: pa.Array, candidates: dict[str, LogFormat]) -> tuple[str, int]:
-    """(name, lines matched) of the candidate format that the most sample lines match."""
+    """(name, lines read) of the candidate format that reads the most sample lines as requests or directives."""
     best, best_count = next(iter(candidates)), -1
     for name, fmt in candidates.items():
-        count = pc.sum(pc.cast(_matches(sample, fmt), pa.int64())).as_py() or 0
+        parsed = parse_lines(sample, fmt, _SAMPLE_LINE_BYTES)
+        count = len(parsed.rows) + len(parsed.directives)
         if count > best_count:
             best, best_count = name, count
     return best, best_count
 
 
+_SAMPLE_LINE_BYTES = 1 << 20  # detection looks at shapes, not line lengths
+
+
 def _matches(lines: pa.Array, fmt: LogFormat) -> pa.Array:
     if isinstance(fmt, str):
         return clf.matches(lines, fmt)
+    if isinstance(fmt, Layout):
+        return delimited.matches(lines, fmt)
     return jsonlines.matches(lines) if isinstance(fmt, JsonFormat) else logformat.matches(lines, fmt)
 
 
-def _loosely_shaped(lines: pa.Array, fmt: LogFormat) -> np.ndarray:
+def _loosely_shaped(lines: pa.Array, fmt: LogFormat | None) -> np.ndarray:
     """Lines of the format's shape whatever their time says: quarantined for the time, not the shape."""
+    if fmt is None:  # a W3C run without date and time columns: no line of it can be read
+        return np.zeros(len(lines), dtype=bool)
     if isinstance(fmt, str):
         return pc.match_substring_regex(lines, clf.LOOSE_PATTERNS[fmt]).to_numpy(zero_copy_only=False)
+    if isinstance(fmt, Layout):
+        return delimited.loosely_shaped(lines, fmt)
     if isinstance(fmt, JsonFormat):  # the few quarantined lines: is each one a JSON object at all?
         return np.array([jsonlines.is_json_object(line) for line in lines.to_pylist()], dtype=bool)
     return logformat.matches(lines, fmt).to_numpy(zero_copy_only=False)
 
 
-def _reasons(lines, fmt, quarantined, lengths, too_long, binary, tail) -> pa.Array:
+def _reasons(lines, runs, quarantined, lengths, too_long, binary, tail) -> pa.Array:
     if len(quarantined) == 0:
         return pa.array([], pa.string())
-    bad = pa.array(quarantined)
-    bad_lines = lines.take(bad)
+    bad_lines = lines.take(pa.array(quarantined))
+    shaped = np.zeros(len(quarantined), dtype=bool)
+    for start, stop, run_format in runs:
+        inside = np.flatnonzero((quarantined >= start) & (quarantined < stop))
+        if len(inside):
+            shaped[inside] = _loosely_shaped(bad_lines.take(pa.array(inside)), run_format)
     conditions = [
         tail[quarantined],
         too_long[quarantined],
         lengths[quarantined] == 0,
         binary[quarantined],
         pc.match_substring(bad_lines, "\ufffd").to_numpy(zero_copy_only=False),
-        _loosely_shaped(bad_lines, fmt),
+        shaped,
         np.ones(len(quarantined), dtype=bool),
     ]
     first_true = np.argmax(np.vstack(conditions), axis=0)
@@ -152,10 +218,8 @@ def request_table(parsed: Parsed, source: str, first_line: int, run_id: str,
     columns["status_class"] = status_classes(status)
     columns["is_error"] = pc.greater_equal(status, pa.scalar(400, status.type))
     columns["is_server_error"] = pc.greater_equal(status, pa.scalar(500, status.type))
-    for name in ("auth_user", "request", "method", "target", "path", "query", "protocol", "status", "bytes",
-                 "referrer", "user_agent", "vhost", "server_port", "duration_ms", "xff"):  # fmt: skip
-        if name in parsed.fields:
-            columns[name] = parsed.fields[name]
+    for name in FIELDS:
+        columns.setdefault(name, parsed.fields[name])
     schema = RESTRICTED_REQUESTS
     return pa.table([columns.get(f.name, pa.nulls(n, f.type)) for f in schema], schema=schema)
 
@@ -205,7 +269,7 @@ class ParseChunks(beam.DoFn):
         self.proxies = TrustedProxies(self.trusted_proxies) if self.trusted_proxies else None
 
     def process(self, chunk: LogChunk):
-        parsed = parse_lines(chunk.lines, self.fmt, self.max_line_bytes, chunk.damaged_tail)
+        parsed = parse_lines(chunk.lines, self.fmt, self.max_line_bytes, chunk.damaged_tail, chunk.fields_directive)
         self.lines.inc(len(chunk.lines))
         self.quarantined.inc(len(parsed.quarantined))
         if len(parsed.rows):
@@ -223,6 +287,7 @@ class ParseChunks(beam.DoFn):
                 "lines_read": len(chunk.lines),
                 "rows": len(parsed.rows),
                 "quarantined": len(parsed.quarantined),
+                "directives": len(parsed.directives),
                 "reasons": {r["values"]: r["counts"] for r in reasons},
                 "last": chunk.last,
                 "damage": chunk.damage,

@@ -1,10 +1,12 @@
-"""The Common Log Format family: Apache/nginx `common`, `combined` and `vhost_combined`.
+"""The Common Log Format family: Apache/nginx `common`, `combined`, `vhost_combined` and `combined_xff`.
 
     203.0.113.7 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif?x=1 HTTP/1.0" 200 2326 "http://e.org/" "Mozilla/4.08"
 
 becomes one row: client `203.0.113.7`, auth_user `frank`, ts `2000-10-10 20:55:36Z`,
 method `GET`, target `/a.gif?x=1`, path `/a.gif`, query `x=1`, protocol `HTTP/1.0`,
 status 200, bytes 2326, referrer `http://e.org/`, user_agent `Mozilla/4.08`.
+`combined_xff` is combined with a quoted X-Forwarded-For field at the end
+(`"%{X-Forwarded-For}i"` in Apache's words, `"$http_x_forwarded_for"` in nginx's).
 
 Vectorised in two paths. Every line is first checked against the format's full
 pattern (RE2 matching without captures is cheap). In a line that matches and has
@@ -23,7 +25,16 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from transforms.parse.common import METHOD, TYPES, clf_times, dash_to_null, empty_fields, split_request, text_times
+from transforms.parse.common import (
+    METHOD,
+    TYPES,
+    clf_times,
+    dash_to_null,
+    empty_fields,
+    merge_rows,
+    split_request,
+    text_times,
+)
 from transforms.parse.escapes import unescaped
 from transforms.slicing import Positions, find_bytes, lines_holding, slices
 
@@ -44,6 +55,7 @@ def _patterns(time: str) -> dict[str, str]:
     return {
         "common": rf"^{head} {_QUOTED} {_TAIL}{_LINE_END}",
         "combined": rf"^{head} {_QUOTED} {_TAIL} {_QUOTED} {_LAST_QUOTED}{_LINE_END}",
+        "combined_xff": rf"^{head} {_QUOTED} {_TAIL} {_QUOTED} {_QUOTED} {_QUOTED}{_LINE_END}",
         "vhost_combined": rf"^\S+ {head} {_QUOTED} {_TAIL} {_QUOTED} {_LAST_QUOTED}{_LINE_END}",
     }
 
@@ -60,6 +72,9 @@ _CAPTURE_REST = rf" {_Q.format('referrer')} {_Q.format('user_agent')}?"
 _CAPTURE = {
     "common": re.compile(rf"^{_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}$"),
     "combined": re.compile(rf"^{_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}{_CAPTURE_REST}$"),
+    "combined_xff": re.compile(
+        rf"^{_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}{_CAPTURE_REST} {_Q.format('xff')}$"
+    ),
     "vhost_combined": re.compile(
         rf"^(?P<vhost>\S+) {_CAPTURE_HEAD} {_Q.format('request')} {_CAPTURE_TAIL}{_CAPTURE_REST}$"
     ),
@@ -85,10 +100,7 @@ def parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: str) -> dict[st
     plain, rare = np.flatnonzero(~escaped), np.flatnonzero(escaped)
     fast = _cut_fields(at, rows[plain], fmt)
     slow = _parse_escaped(lines.take(pa.array(rows[rare])), fmt)
-    order = np.empty(len(rows), dtype=np.int64)
-    order[plain] = np.arange(len(plain))
-    order[rare] = len(plain) + np.arange(len(rare))
-    return {name: pa.concat_arrays([fast[name], slow[name]]).take(pa.array(order)) for name in fast}
+    return merge_rows(fast, slow, plain, rare)
 
 
 def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array]:
@@ -129,9 +141,11 @@ def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array
         ua_end = np.where(quote_count >= 6, quote(5), ends)
         fields["referrer"] = slices(data, raw, quote(2) + 1, quote(3))
         fields["user_agent"] = slices(data, raw, quote(4) + 1, ua_end)
+    if fmt == "combined_xff":
+        fields["xff"] = slices(data, raw, quote(6) + 1, quote(7))
     fields["bytes"] = slices(data, raw, q1 + 6, bytes_end)
     fields["vhost"] = slices(data, raw, starts, space(0)) if head else pa.nulls(n, pa.string())
-    fields.update(_cut_request(at, spaces, q0, q1))
+    fields.update(cut_request(at, spaces, q0, q1))
     return _finish(fields)
 
 
@@ -139,8 +153,12 @@ def _three_digits(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
     return (raw[at].astype(np.int16) - 48) * 100 + (raw[at + 1].astype(np.int16) - 48) * 10 + raw[at + 2] - 48
 
 
-def _cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarray) -> dict:
-    """Method, target, path, query and protocol by position, as `split_request` finds them."""
+def cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarray, with_path: bool = True) -> dict:
+    """Method, target, path, query and protocol of the request lines between quotes `q0` and `q1`, by position.
+
+    As `split_request` finds them, for lines without escapes. Without path: method,
+    target and protocol only (load balancers write targets as URLs, cut otherwise).
+    """
     data, raw = at.buffer, at.raw
     last = max(len(spaces) - 1, 0)
     first_space = spaces[np.minimum(np.searchsorted(spaces, q0 + 1), last)] if len(spaces) else q1
@@ -153,16 +171,20 @@ def _cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarr
     well_formed = has_space & (target_end > first_space + 1)
     well_formed &= pc.match_substring_regex(method, METHOD).to_numpy(zero_copy_only=False)
     target_start = first_space + 1
+    request = {
+        "method": pc.if_else(pa.array(well_formed), method, None),
+        "target": slices(data, raw, target_start, target_end, well_formed),
+        "protocol": slices(data, raw, protocol_start, q1, well_formed & has_protocol),
+    }
+    if not with_path:
+        return request
     marks = find_bytes(at, _QUESTION)
     mark = marks[np.minimum(np.searchsorted(marks, target_start), max(len(marks) - 1, 0))] if len(marks) else q1
     has_query = well_formed & (mark >= target_start) & (mark < target_end)
     path_end = np.where(has_query, mark, target_end)
-    return {
-        "method": pc.if_else(pa.array(well_formed), method, None),
-        "target": slices(data, raw, target_start, target_end, well_formed),
+    return request | {
         "path": slices(data, raw, target_start, path_end, well_formed),
         "query": slices(data, raw, mark + 1, target_end, has_query),
-        "protocol": slices(data, raw, protocol_start, q1, well_formed & has_protocol),
     }
 
 
@@ -177,7 +199,7 @@ def _parse_escaped(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
     """The path for lines with escapes: RE2 captures for all of them at once, Python only to unescape."""
     captured = pc.extract_regex(pc.utf8_rtrim(lines, "\r\n"), _CAPTURE[fmt].pattern)
     fields = {name: captured.field(name) for name in (f.name for f in captured.type)}
-    for name in ("auth_user", "request", "referrer", "user_agent"):
+    for name in ("auth_user", "request", "referrer", "user_agent", "xff"):
         if name in fields:
             fields[name] = unescaped(fields[name])
     n = len(lines)
@@ -196,6 +218,8 @@ def _finish(fields: dict[str, pa.Array]) -> dict[str, pa.Array]:
     out["auth_user"] = dash_to_null(fields["auth_user"])
     out["referrer"] = dash_to_null(fields["referrer"])
     out["user_agent"] = dash_to_null(fields["user_agent"])
+    if "xff" in fields:
+        out["xff"] = dash_to_null(fields["xff"])
     out["bytes"] = pc.cast(pc.if_else(pc.equal(fields["bytes"], "-"), "0", fields["bytes"]), TYPES["bytes"])
     out["server_port"] = pa.nulls(n, TYPES["server_port"])
     vhost = fields["vhost"]

@@ -5,21 +5,40 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.lib.stride_tricks import sliding_window_view
 
 from transforms.slicing import line_positions
 
-# Fields a format parser returns, in order; a format without one returns nulls.
-FIELDS = (
-    "client", "auth_user", "ts", "request", "method", "target", "path", "query",
-    "protocol", "status", "bytes", "referrer", "user_agent", "vhost", "server_port",
-)  # fmt: skip
-TYPES = {"ts": pa.timestamp("ms", tz="UTC"), "status": pa.int16(), "bytes": pa.int64(), "server_port": pa.int32()}
+# Fields a format parser returns, and their types; a format without one returns nulls (see `complete`).
+TYPES = {
+    "client": pa.string(), "auth_user": pa.string(), "ts": pa.timestamp("ms", tz="UTC"), "request": pa.string(),
+    "method": pa.string(), "target": pa.string(), "path": pa.string(), "query": pa.string(),
+    "protocol": pa.string(), "status": pa.int16(), "bytes": pa.int64(), "referrer": pa.string(),
+    "user_agent": pa.string(), "vhost": pa.string(), "server_port": pa.int32(), "duration_ms": pa.float64(),
+    "xff": pa.string(), "upstream_ms": pa.float64(), "upstream_status": pa.int16(), "request_bytes": pa.int64(),
+    "tls_protocol": pa.string(), "tls_cipher": pa.string(), "edge_result": pa.string(),
+}  # fmt: skip
+FIELDS = tuple(TYPES)
 
 METHOD = r"^[A-Za-z][A-Za-z0-9_-]{0,31}$"
 
 
 def empty_fields() -> dict[str, pa.Array]:
-    return {name: pa.array([], TYPES.get(name, pa.string())) for name in FIELDS}
+    return {name: pa.array([], kind) for name, kind in TYPES.items()}
+
+
+def complete(fields: dict[str, pa.Array], n: int) -> dict[str, pa.Array]:
+    """Every field of `FIELDS`, in that order: what the format does not log is null."""
+    return {name: fields[name] if name in fields else pa.nulls(n, kind) for name, kind in TYPES.items()}
+
+
+def merge_rows(first: dict[str, pa.Array], second: dict[str, pa.Array], first_rows: np.ndarray,
+               second_rows: np.ndarray) -> dict[str, pa.Array]:  # fmt: skip
+    """Fields of two sets of rows, put back in row order: row `first_rows[i]` is `first[...][i]`."""
+    order = np.empty(len(first_rows) + len(second_rows), dtype=np.int64)
+    order[first_rows] = np.arange(len(first_rows))
+    order[second_rows] = len(first_rows) + np.arange(len(second_rows))
+    return {name: pa.concat_arrays([first[name], second[name]]).take(pa.array(order)) for name in first}
 
 
 def dash_to_null(values: pa.Array) -> pa.Array:
@@ -27,59 +46,57 @@ def dash_to_null(values: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(values, "-"), None, values)
 
 
-# The method is the first word, the protocol the last word if it is `HTTP/...`, the
-# target what lies between (spaces and all); anything else is no request line.
-_REQUEST = r"^(?P<method>[A-Za-z][A-Za-z0-9_-]{0,31}) (?P<target>.+?)(?: (?P<protocol>HTTP/\S*))?$"
-_TARGET = r"^(?P<path>[^?]*)(?:\?(?P<query>.*))?$"
-
-
 def split_request(request: pa.Array) -> dict[str, pa.Array]:
     """`GET /a?b=1 HTTP/1.1` -> method, target, path, query and protocol, for a whole column.
 
-    A request line without a method and a target (`-` for a timed-out connection,
-    TLS bytes sent to a plain port) gives five nulls; the raw line stays in
-    `request`, which only the restricted zone holds.
+    The method is the first word, the protocol the last word if it is `HTTP/...`, the
+    target what lies between (spaces and all). A request line without a method and a
+    target (`-` for a timed-out connection, TLS bytes sent to a plain port) gives five
+    nulls; the raw line stays in `request`, which only the restricted zone holds. Cut
+    with splits, not a capturing regex, which costs microseconds a line.
     """
-    split = pc.extract_regex(request, _REQUEST)  # null where the line is no request line
-    protocol = pc.struct_field(split, "protocol")
-    target = pc.struct_field(split, "target")
+    head = _two(pc.split_pattern(request, " ", max_splits=1))
+    method, rest = pc.list_element(head, 0), pc.list_element(head, 1)
+    tail = _two(pc.split_pattern(rest, " ", max_splits=1, reverse=True))
+    before, last = pc.list_element(tail, 0), pc.list_element(tail, 1)
+    has_protocol = pc.and_(pc.fill_null(pc.starts_with(last, "HTTP/"), False), pc.not_equal(before, ""))
+    target = pc.if_else(has_protocol, before, rest)
+    valid = pc.and_(pc.fill_null(pc.match_substring_regex(method, METHOD), False), pc.not_equal(target, ""))
+    target = pc.if_else(valid, target, None)
     return {
-        "method": pc.struct_field(split, "method"),
+        "method": pc.if_else(valid, method, None),
         "target": target,
-        "protocol": pc.if_else(pc.equal(protocol, ""), None, protocol),
+        "protocol": pc.if_else(pc.and_(valid, has_protocol), last, None),
         **split_target(target),
     }
 
 
 def split_target(target: pa.Array) -> dict[str, pa.Array]:
     """`/a?b=1` -> path `/a`, query `b=1`; `/a?` -> query empty; `/a` -> query null."""
-    parts = pc.extract_regex(target, _TARGET)
-    has_query = pc.fill_null(pc.match_substring(target, "?"), False)
-    return {
-        "path": pc.struct_field(parts, "path"),
-        "query": pc.if_else(has_query, pc.struct_field(parts, "query"), None),
-    }
+    parts = _two(pc.split_pattern(target, "?", max_splits=1))
+    return {"path": pc.list_element(parts, 0), "query": pc.list_element(parts, 1)}
+
+
+def _two(parts: pa.Array) -> pa.Array:
+    """Lists of one or two parts as pairs, the missing second part null."""
+    return pc.list_slice(parts, 0, 2, return_fixed_size_list=True)
 
 
 def text_times(values: pa.Array, kind: str) -> pa.Array:
-    """`10/Oct/2000:13:55:36 -0700` (kind `clf`, brackets allowed) or ISO 8601 text (kind `iso`) to UTC times.
+    """Times as text to UTC times, read digit by digit, so a 31st of February is no time (null), never March 3rd.
 
-    Read digit by digit, so a 31st of February is no time (null), never the 3rd of March.
+    Kinds: `clf` (`10/Oct/2000:13:55:36 -0700`, brackets allowed) and `iso` (ISO 8601 with a zone:
+    `2026-11-24T11:00:00+01:00`, `+0100` or `Z`, seconds maybe with a fraction).
     """
     at = line_positions(values)
-    last = len(at.raw) - 1
-    bracket = (kind == "clf") & (at.raw[np.minimum(at.starts, last)] == ord("["))
-    starts, lengths = at.starts + bracket, at.ends - at.starts - 2 * bracket
-    ms, valid = (clf_times if kind == "clf" else iso_times)(at.raw, starts)
-    # Whole values only: a cut-off time must not borrow digits from the value after it.
     if kind == "clf":
-        valid &= lengths == 26
+        last = len(at.raw) - 1
+        bracket = at.raw[np.minimum(at.starts, last)] == ord("[")
+        starts, lengths = at.starts + bracket, at.ends - at.starts - 2 * bracket
+        ms, valid = clf_times(at.raw, starts)
+        valid &= lengths == 26  # whole values only: a cut-off time must not borrow digits from the next value
     else:
-        utc, colon = (
-            at.raw[np.minimum(starts + 19, last)] == ord("Z"),
-            at.raw[np.minimum(starts + 22, last)] == ord(":"),
-        )
-        valid &= lengths == np.where(utc, 20, np.where(colon, 25, 24))
+        ms, valid = iso_times(at.raw, at.starts, at.ends)
     return pc.if_else(pa.array(valid), pa.array(ms, pa.int64()).cast(TYPES["ts"]), None)
 
 
@@ -92,6 +109,39 @@ def digits(raw: np.ndarray, at: np.ndarray, width: int) -> tuple[np.ndarray, np.
         ok &= (d >= 0) & (d <= 9)
         value = value * 10 + d
     return value, ok
+
+
+_MAX_DIGITS = 18  # what an int64 holds
+_POWERS_OF_TEN = 10 ** np.arange(_MAX_DIGITS + 1, dtype=np.int64)
+
+
+def decimals(raw: np.ndarray, begin: np.ndarray, end: np.ndarray, fraction: bool = True
+             ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(value, valid?) of the numbers written in `raw[begin:end]`: `200`, `-1`, and with a fraction `0.012`.
+
+    Anything else (`-` for no value, an empty field) is not valid. The bytes of all rows
+    are read at once as a rows x widest-number grid; the value is the digits as one
+    integer divided by a power of ten, as exact as parsing the text.
+    """
+    last = len(raw) - 1
+    negative = (raw[np.minimum(begin, last)] == ord("-")) & (end - begin > 1)
+    at = begin + negative
+    length = end - at
+    width = max(int(np.clip(length.max(initial=0), 0, _MAX_DIGITS + 1)), 1)
+    windows = sliding_window_view(raw, width)  # each row's bytes: one gather, no index grid
+    grid = windows[np.minimum(at, len(raw) - width)] - np.uint8(48)  # digits 0-9; any other byte wraps past 9
+    digit = (grid <= 9) & (np.arange(width) < length[:, None])
+    digits_after = np.cumsum(digit[:, ::-1], axis=1, dtype=np.int8)[:, ::-1] - digit  # a digit weighs 10 ** this
+    mantissa = (np.where(digit, grid, 0) * _POWERS_OF_TEN[digits_after]).sum(axis=1)
+    count = digit.sum(axis=1)
+    ok = (length > 0) & (count > 0) & (count <= _MAX_DIGITS)
+    if not fraction:
+        return np.where(negative, -mantissa, mantissa).astype(np.float64), ok & (count == length)
+    dot = (grid == np.uint8(ord(".") + 256 - 48)) & (np.arange(width) < length[:, None])  # "." wrapped as well
+    ok &= (dot.sum(axis=1) <= 1) & (count + dot.sum(axis=1) == length)  # digits and one dot at most
+    decimal_places = (digit & (np.cumsum(dot, axis=1) > 0)).sum(axis=1)
+    value = mantissa / 10.0**decimal_places
+    return np.where(negative, -value, value), ok
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -119,21 +169,58 @@ def clf_times(raw: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     found = np.minimum(np.searchsorted(_SORTED_MONTH_CODES, code), 11)
     month = np.where(_SORTED_MONTH_CODES[found] == code, _MONTH_ORDER[found] + 1, 0)
     separators = _bytes_at(raw, at, {2: "/", 6: "/", 11: ":", 14: ":", 17: ":", 20: " "})
-    return _utc_ms(raw, at, year, month, day, ok1 & ok2 & separators, clock_at=12, zone_at=21)
+    return _utc_ms(raw, year, month, day, ok1 & ok2 & separators, clock=at + 12, zone=at + 21)
 
 
-def iso_times(raw: np.ndarray, at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(UTC epoch milliseconds, valid?) of `2026-11-24T11:00:00+01:00` (or `+0100`, or `Z`) at each position."""
-    year, ok1 = digits(raw, at, 4)
-    month, ok2 = digits(raw, at + 5, 2)
-    day, ok3 = digits(raw, at + 8, 2)
-    separators = _bytes_at(raw, at, {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"})
-    utc = raw[at + 19] == ord("Z")
-    colon = raw[at + 22] == ord(":")  # +01:00 rather than +0100
-    ms, valid = _utc_ms(raw, at, year, month, day, ok1 & ok2 & ok3 & separators, clock_at=11, zone_at=19,
-                        zone_colon=colon)  # fmt: skip
-    in_utc, utc_valid = _utc_ms(raw, at, year, month, day, ok1 & ok2 & ok3 & separators, clock_at=11, zone_at=None)
-    return np.where(utc, in_utc, ms), np.where(utc, utc_valid, valid)
+_FRACTION_DIGITS = 9  # nanoseconds at most; milliseconds are kept
+
+
+def iso_times(raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(UTC epoch milliseconds, valid?) of `2026-11-24T11:00:00.186641+01:00` in `raw[starts:ends]`.
+
+    The zone may be `+01:00`, `+0100` or `Z`; the fraction is optional.
+    """
+    last = len(raw) - 1
+    year, ok1 = digits(raw, starts, 4)
+    month, ok2 = digits(raw, starts + 5, 2)
+    day, ok3 = digits(raw, starts + 8, 2)
+    ok = ok1 & ok2 & ok3 & _bytes_at(raw, starts, {4: "-", 7: "-", 10: "T", 13: ":", 16: ":"})
+    utc = raw[np.clip(ends - 1, 0, last)] == ord("Z")
+    colon = ~utc & (raw[np.clip(ends - 3, 0, last)] == ord(":"))  # +01:00 rather than +0100
+    zone = ends - np.where(utc, 1, np.where(colon, 6, 5))
+    fraction, fraction_ok = _fraction_ms(raw, starts + 19, zone - starts - 20)
+    ms, valid = _utc_ms(raw, year, month, day, ok & fraction_ok, clock=starts + 11, zone=zone, zone_colon=colon,
+                        utc=utc)  # fmt: skip
+    return ms + fraction, valid
+
+
+def w3c_times(raw: np.ndarray, date_starts: np.ndarray, date_ends: np.ndarray, time_starts: np.ndarray,
+              time_ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(UTC epoch milliseconds, valid?) of W3C extended logs' `date` (`2026-11-24`) and `time` (`10:00:01`,
+    a fraction allowed) fields, which are in UTC."""
+    year, ok1 = digits(raw, date_starts, 4)
+    month, ok2 = digits(raw, date_starts + 5, 2)
+    day, ok3 = digits(raw, date_starts + 8, 2)
+    ok = ok1 & ok2 & ok3 & _bytes_at(raw, date_starts, {4: "-", 7: "-"}) & (date_ends - date_starts == 10)
+    ok &= _bytes_at(raw, time_starts, {2: ":", 5: ":"})
+    fraction, fraction_ok = _fraction_ms(raw, time_starts + 8, time_ends - time_starts - 9)
+    ms, valid = _utc_ms(raw, year, month, day, ok & fraction_ok, clock=time_starts, zone=None)
+    return ms + fraction, valid
+
+
+def _fraction_ms(raw: np.ndarray, dot: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(milliseconds, valid?) of a seconds' fraction (`.186641`) at `dot` with `count` digits; -1: none there."""
+    last = len(raw) - 1
+    ok = (count >= -1) & (count != 0) & (count <= _FRACTION_DIGITS)
+    ok &= (count == -1) | (raw[np.clip(dot, 0, last)] == ord("."))
+    ms = np.zeros(len(dot), dtype=np.int64)
+    for i in range(_FRACTION_DIGITS):
+        inside = i < count
+        d = raw[np.clip(dot + 1 + i, 0, last)].astype(np.int64) - 48
+        ok &= ~inside | ((d >= 0) & (d <= 9))
+        if i < 3:
+            ms += np.where(inside, d, 0) * 10 ** (2 - i)
+    return ms, ok
 
 
 def _bytes_at(raw: np.ndarray, at: np.ndarray, expected: dict[int, str]) -> np.ndarray:
@@ -143,25 +230,62 @@ def _bytes_at(raw: np.ndarray, at: np.ndarray, expected: dict[int, str]) -> np.n
     return ok
 
 
-def _utc_ms(raw, at, year, month, day, ok, clock_at: int, zone_at: int | None, zone_colon=None):
-    """Milliseconds since 1970 UTC of a local date, `HH:MM:SS` at `clock_at` and `+HHMM` at `zone_at`."""
-    hour, ok_h = digits(raw, at + clock_at, 2)
-    minute, ok_m = digits(raw, at + clock_at + 3, 2)
-    second, ok_s = digits(raw, at + clock_at + 6, 2)
+def _utc_ms(raw, year, month, day, ok, clock: np.ndarray, zone: np.ndarray | None, zone_colon=None, utc=None):
+    """Milliseconds since 1970 UTC of a local date, `HH:MM:SS` at `clock` and `+HHMM` at `zone`.
+
+    `zone_colon` marks zones written `+HH:MM`; `utc` marks rows whose zone is `Z` (no offset).
+    """
+    hour, ok_h = digits(raw, clock, 2)
+    minute, ok_m = digits(raw, clock + 3, 2)
+    second, ok_s = digits(raw, clock + 6, 2)
     ok = ok & ok_h & ok_m & ok_s & (hour < 24) & (minute < 60) & (second < 60)
-    offset = np.zeros(len(at), dtype=np.int64)
-    if zone_at is not None:
-        sign_byte = raw[at + zone_at]
-        zone_h, ok_zh = digits(raw, at + zone_at + 1, 2)
-        minutes_at = at + zone_at + 3 + (zone_colon if zone_colon is not None else 0)
-        zone_m, ok_zm = digits(raw, minutes_at, 2)
-        ok &= ((sign_byte == ord("+")) | (sign_byte == ord("-"))) & ok_zh & ok_zm & (zone_h < 24) & (zone_m < 60)
+    offset = np.zeros(len(clock), dtype=np.int64)
+    if zone is not None:
+        last = len(raw) - 1
+        sign_byte = raw[np.clip(zone, 0, last)]
+        zone_h, ok_zh = digits(raw, np.clip(zone + 1, 0, last - 2), 2)
+        minutes_at = zone + 3 + (zone_colon if zone_colon is not None else 0)
+        zone_m, ok_zm = digits(raw, np.clip(minutes_at, 0, last - 2), 2)
+        good_zone = ((sign_byte == ord("+")) | (sign_byte == ord("-"))) & ok_zh & ok_zm & (zone_h < 24) & (zone_m < 60)
         offset = np.where(sign_byte == ord("-"), -1, 1) * (zone_h * 3600 + zone_m * 60)
+        if utc is not None:
+            good_zone |= utc
+            offset = np.where(utc, 0, offset)
+        ok &= good_zone
     month_days = np.array([31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month - 1, 0, 11)]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & ~((month == 2) & (day == 29) & ~leap)
     seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
     return seconds * 1000, ok
+
+
+_ABSOLUTE = r"^[A-Za-z][A-Za-z0-9+.-]*://"
+
+
+def split_url(target: pa.Array) -> dict[str, pa.Array]:
+    """`https://app.example.com:443/a?b=1` -> path `/a`, query `b=1`, vhost `app.example.com`, server_port 443.
+
+    Load balancers log the request target in absolute form; a target in origin form
+    (`/a?b=1`) gives its path and query, and null host and port. Cut with splits, not
+    a capturing regex: several times faster.
+    """
+    absolute = pc.fill_null(pc.match_substring_regex(target, _ABSOLUTE), False)
+    parts = pc.list_slice(pc.split_pattern(target, "/", max_splits=3), 0, 4, return_fixed_size_list=True)
+    tail = pc.list_element(parts, 3)
+    rest = pc.if_else(pc.is_valid(tail), pc.binary_join_element_wise("", tail, "/"), "")  # "/" + tail
+    authority = pc.if_else(absolute, pc.list_element(parts, 2), None)
+    if pc.any(pc.match_substring(authority, "@")).as_py():
+        authority = pc.replace_substring_regex(authority, r"^.*@", "")  # user:password@ dropped
+    split = pc.list_slice(pc.split_pattern(authority, ":", max_splits=1, reverse=True), 0, 2,
+                          return_fixed_size_list=True)  # fmt: skip
+    port = pc.list_element(split, 1)
+    numeric = pc.fill_null(pc.match_substring_regex(port, r"^[0-9]{1,5}$"), False)
+    host = pc.if_else(numeric, pc.list_element(split, 0), authority)
+    return {
+        **split_target(pc.if_else(absolute, rest, target)),
+        "vhost": pc.if_else(pc.equal(host, ""), None, host),
+        "server_port": pc.cast(pc.if_else(numeric, port, None), TYPES["server_port"]),
+    }
 
 
 def status_classes(status: pa.Array) -> pa.Array:

@@ -22,15 +22,22 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from transforms.parse.logformat import FormatError, typed_fields
+from transforms.slicing import Positions, line_positions, slices
 
 TIME_FORMATS = {"iso": "iso_time", "clf": "clf_time", "epoch_s": "epoch_s", "epoch_ms": "epoch_ms"}
 # The fields a mapping may name, and how each is read (see logformat.typed_fields).
+# JSON text arrives decoded, so text is read as written ("plain"), never unescaped again.
 FIELD_KINDS = {
-    "client": "text", "auth_user": "text", "request": "text", "method": "text", "target": "text", "path": "text",
-    "query": "text", "protocol": "text", "status": "int", "bytes": "int", "referrer": "text", "user_agent": "text",
-    "vhost": "text", "server_port": "int", "xff": "text", "duration_s": "duration_s", "duration_ms": "duration_ms",
-    "duration_us": "duration_us", "ts": None,
+    "client": "plain", "auth_user": "plain", "request": "plain", "method": "plain", "target": "plain",
+    "path": "plain", "query": "plain", "protocol": "plain", "status": "int", "bytes": "int", "referrer": "plain",
+    "user_agent": "plain", "vhost": "plain", "server_port": "int", "xff": "plain", "duration_s": "duration_s",
+    "duration_ms": "duration_ms", "duration_us": "duration_us", "upstream_s": "duration_s",
+    "upstream_status": "int", "request_bytes": "int", "tls_protocol": "plain", "tls_cipher": "plain",
+    "edge_result": "plain", "ts": None,
 }  # fmt: skip
+
+# Mapping names that fill a field of another name: durations in any unit are kept in milliseconds.
+_FIELD_OF = {"duration_s": "duration_ms", "duration_us": "duration_ms", "upstream_s": "upstream_ms"}
 
 PRESETS = {
     # Caddy's structured access log (`log { format json }`).
@@ -58,7 +65,7 @@ class JsonFormat:
 
     @property
     def fields(self) -> set[str]:
-        return {"duration_ms" if name.startswith("duration") else name for name in self.paths}
+        return {_FIELD_OF.get(name, name) for name in self.paths}
 
 
 def compile_json(mapping: dict) -> JsonFormat:
@@ -79,8 +86,20 @@ def compile_json(mapping: dict) -> JsonFormat:
 
 
 def matches(lines: pa.Array) -> pa.Array:
-    """Lines shaped like one JSON object; whether they really are one, the reader decides."""
-    return pc.match_substring_regex(lines, r"^\s*\{.*\}\s*$")
+    """Lines shaped like one JSON object; whether they really are one, the reader decides.
+
+    Most lines are `{...}` exactly, told by their first and last byte; only the others
+    are matched with a pattern that allows whitespace around.
+    """
+    at = line_positions(lines)
+    last = len(at.raw) - 1
+    braced = (at.raw[np.minimum(at.starts, last)] == ord("{")) & (at.raw[np.maximum(at.ends - 1, 0)] == ord("}"))
+    braced &= at.ends > at.starts
+    others = np.flatnonzero(~braced)
+    if len(others):
+        loose = pc.match_substring_regex(lines.take(pa.array(others)), r"^\s*\{.*\}\s*$")
+        braced[others] = loose.to_numpy(zero_copy_only=False)
+    return pa.array(braced)
 
 
 def is_json_object(line: str) -> bool:
@@ -90,11 +109,27 @@ def is_json_object(line: str) -> bool:
         return False
 
 
-def parse(lines: pa.Array, fmt: JsonFormat) -> dict[str, pa.Array]:
-    """Fields of lines shaped like JSON objects; a line that is no JSON object gets a null `ts`."""
-    n = len(lines)
+def parse(at: Positions, rows: np.ndarray, fmt: JsonFormat) -> dict[str, pa.Array]:
+    """Fields of the given rows of a chunk, shaped like JSON objects; a row that is no JSON object gets a null `ts`.
+
+    Mostly the chunk's own bytes are handed to the reader at once, the few other lines
+    blanked out (the reader skips blank lines); only when the read fails are the rows
+    taken apart to find the bad ones.
+    """
+    n = len(rows)
+    options = _read_options(fmt)
+    segments = None
+    whole = _rows_only(at, rows)
+    if whole is not None:
+        try:
+            table = pj.read_json(whole, parse_options=options)
+            segments = [(np.arange(n), table)] if table.num_rows == n else None
+        except pa.ArrowInvalid:
+            pass  # some row is no JSON object: found below
+    if segments is None:
+        segments = _read_segments(slices(at.buffer, at.raw, at.starts[rows], at.ends[rows]), np.arange(n), options)
     order, columns = [], {name: [] for name in fmt.paths}
-    for rows, table in _read_segments(lines, np.arange(n)):
+    for rows, table in segments:
         order.append(rows)
         for name, path in fmt.paths.items():
             columns[name].append(_text_at(table, path, len(rows)))
@@ -108,23 +143,48 @@ def parse(lines: pa.Array, fmt: JsonFormat) -> dict[str, pa.Array]:
         values = pa.concat_arrays(parts) if parts else pa.array([], pa.string())
         values = pc.if_else(pa.array(valid), values.take(position) if len(values) else pa.nulls(n, pa.string()), None)
         kind = fmt.time_kind if name == "ts" else FIELD_KINDS[name]
-        raw["duration_ms" if name.startswith("duration") else name] = (values, kind)
+        raw[_FIELD_OF.get(name, name)] = (values, kind)
     return typed_fields(raw, n)
 
 
-def _read_segments(lines: pa.Array, rows: np.ndarray):
+_BLANKED_LINES = 1000  # other lines blanked out one by one, at most; past that the rows are copied out
+
+
+def _rows_only(at: Positions, rows: np.ndarray) -> pa.BufferReader | None:
+    """The chunk's bytes with every line but the rows blanked out; None when too many lines are not rows."""
+    others = np.setdiff1d(np.arange(len(at.starts)), rows, assume_unique=True)
+    if len(rows) == 0 or len(others) > _BLANKED_LINES:
+        return None
+    first = int(at.starts[0])
+    data = at.raw[first : at.data_end]
+    if len(others):
+        data = data.copy()
+        for start, end in zip((at.starts[others] - first).tolist(), (at.ends[others] - first).tolist(), strict=True):
+            data[start:end] = ord(" ")
+    return pa.BufferReader(pa.py_buffer(data))
+
+
+def _read_options(fmt: JsonFormat) -> pj.ParseOptions:
+    """A time written as text is read as text: Arrow would otherwise make it a timestamp, and back costs more."""
+    path = fmt.paths["ts"]
+    text_time = fmt.time_kind in ("iso_time", "clf_time") and "." not in path
+    schema = pa.schema([(path, pa.string())]) if text_time else None
+    return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+
+
+def _read_segments(lines: pa.Array, rows: np.ndarray, options: pj.ParseOptions):
     """(rows, table) for the runs of lines Arrow's JSON reader takes; halving around lines it refuses."""
     if len(rows) == 0:
         return
     try:
-        yield rows, pj.read_json(_newline_delimited(lines.take(pa.array(rows))))
+        yield rows, pj.read_json(_newline_delimited(lines.take(pa.array(rows))), parse_options=options)
         return
     except pa.ArrowInvalid:
         if len(rows) == 1:
             return  # no JSON object: left out, so its `ts` stays null and it is quarantined
     half = len(rows) // 2
-    yield from _read_segments(lines, rows[:half])
-    yield from _read_segments(lines, rows[half:])
+    yield from _read_segments(lines, rows[:half], options)
+    yield from _read_segments(lines, rows[half:], options)
 
 
 def _newline_delimited(lines: pa.Array) -> pa.BufferReader:

@@ -12,6 +12,7 @@ seconds...). Lines are then matched and captured for a whole chunk at once with
 from __future__ import annotations
 
 import re
+import urllib.parse
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -68,7 +69,7 @@ _APACHE = {
     "b": ("bytes", "int", "[0-9]+|-"),
     "B": ("bytes", "int", "[0-9]+"),
     "O": ("bytes", "int", "[0-9]+|-"),
-    "I": (None, "int", "[0-9]+|-"),
+    "I": ("request_bytes", "int", "[0-9]+|-"),
     "D": ("duration_ms", "duration_us", "[0-9]+"),
     "T": ("duration_ms", "duration_s", "[0-9]+"),
     "v": ("vhost", "text", _TOKEN),
@@ -77,6 +78,8 @@ _APACHE = {
     "X": (None, "text", "[X+-]"),
     "L": (None, "text", _TOKEN),
     "k": (None, "int", "[0-9]+"),
+    "{SSL_PROTOCOL}x": ("tls_protocol", "text", _TOKEN),  # mod_ssl
+    "{SSL_CIPHER}x": ("tls_cipher", "text", _TOKEN),
 }
 _APACHE_HEADERS = {"referer": "referrer", "user-agent": "user_agent", "x-forwarded-for": "xff", "host": "vhost"}
 _APACHE_DIRECTIVE = re.compile(r"%(?:!?[0-9,]+)?([<>]?)(?:\{([^}]*)\})?([a-zA-Z%])")
@@ -100,9 +103,10 @@ _NGINX = {
     "status": ("status", "int", "[0-9]{3}"),
     "body_bytes_sent": ("bytes", "int", "[0-9]+|-"),  # nginx writes 0; `-` accepted for logs converted from Apache
     "bytes_sent": ("bytes", "int", "[0-9]+|-"),
-    "request_length": (None, "int", "[0-9]+"),
+    "request_length": ("request_bytes", "int", "[0-9]+"),
     "request_time": ("duration_ms", "duration_s", r"[0-9]+(?:\.[0-9]+)?"),
-    "upstream_response_time": (None, "text", r"[0-9.,: -]+|-"),
+    "upstream_response_time": ("upstream_ms", "duration_s_sum", r"[0-9.,: -]+|-"),
+    "upstream_status": ("upstream_status", "last_status", r"[0-9,: -]+|-"),
     "http_referer": ("referrer", "text", None),
     "http_user_agent": ("user_agent", "text", None),
     "http_x_forwarded_for": ("xff", "text", None),
@@ -113,8 +117,8 @@ _NGINX = {
     "connection": (None, "int", "[0-9]+"),
     "connection_requests": (None, "int", "[0-9]+"),
     "pipe": (None, "text", "[p.]"),
-    "ssl_protocol": (None, "text", _TOKEN),
-    "ssl_cipher": (None, "text", _TOKEN),
+    "ssl_protocol": ("tls_protocol", "text", _TOKEN),
+    "ssl_cipher": ("tls_cipher", "text", _TOKEN),
 }
 _NGINX_VARIABLE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 
@@ -189,9 +193,6 @@ def _assemble(pieces, source: str) -> CompiledFormat:
 
 # --- parsing with a compiled format ------------------------------------------------------------------------
 
-_TEXT_FIELDS = ("client", "auth_user", "request", "method", "target", "path", "query", "protocol", "referrer",
-                "user_agent", "vhost", "xff")  # fmt: skip
-
 
 def matches(lines: pa.Array, compiled: CompiledFormat) -> pa.Array:
     return pc.match_substring_regex(lines, compiled.pattern)
@@ -209,17 +210,10 @@ def typed_fields(raw: dict[str, tuple[pa.Array, str]], n: int) -> dict[str, pa.A
 
     The request line is split when the format has no method of its own, the target
     when it has no path, and the target put together from path and query when it
-    has none; what no format field gives is null.
+    has none; what no format field gives is null. Fields named `_...` are a
+    format's own helpers, passed on as read.
     """
-    fields: dict[str, pa.Array] = {}
-    for name, (values, kind) in raw.items():
-        if kind == "query":  # `?a=1` -> `a=1`, `?` -> empty, nothing -> null
-            values = pc.if_else(pc.starts_with(values, "?"), pc.utf8_slice_codeunits(values, 1), None)
-        elif kind == "text":
-            values = dash_to_null(values)
-        if kind in ("text", "query") and pc.any(pc.match_substring(values, "\\")).as_py():
-            values = unescaped(values)
-        fields[name] = _typed(values, kind)
+    fields: dict[str, pa.Array] = {name: _typed(_text(values, kind), kind) for name, (values, kind) in raw.items()}
     if "request" in fields and "method" not in fields:
         fields.update(split_request(fields["request"]))
     elif "target" in fields and "path" not in fields:
@@ -228,17 +222,64 @@ def typed_fields(raw: dict[str, tuple[pa.Array, str]], n: int) -> dict[str, pa.A
         query = fields.get("query", pa.nulls(n, pa.string()))
         with_query = pc.binary_join_element_wise(fields["path"], query, "?")  # null where the query is
         fields["target"] = pc.if_else(pc.is_valid(query), with_query, fields["path"])
-    for name in _TEXT_FIELDS:
-        fields.setdefault(name, pa.nulls(n, pa.string()))
-    fields["bytes"] = pc.fill_null(fields.get("bytes", pa.nulls(n, pa.int64())), 0)
-    for name, kind in (("status", pa.int16()), ("server_port", pa.int32()), ("duration_ms", pa.float64()),
-                       ("ts", TYPES["ts"])):  # fmt: skip
-        fields[name] = pc.cast(fields[name], kind) if name in fields else pa.nulls(n, kind)
-    return fields
+    if "bytes" in fields:  # `-`: no body
+        fields["bytes"] = pc.fill_null(fields["bytes"], 0)
+    typed = {name: pc.cast(fields[name], kind) if name in fields else pa.nulls(n, kind) for name, kind in TYPES.items()}
+    return typed | {name: values for name, values in fields.items() if name.startswith("_")}
+
+
+def _text(values: pa.Array, kind: str) -> pa.Array:
+    """Captured text as the log means it: `-` is no value, escapes and encodings decoded."""
+    if kind == "query":  # `?a=1` -> `a=1`, `?` -> empty, nothing -> null
+        return _unescaped(pc.if_else(pc.starts_with(values, "?"), pc.utf8_slice_codeunits(values, 1), None))
+    if kind not in _TEXT_KINDS:
+        return values
+    values = dash_to_null(values)
+    if kind == "text":  # Apache's and nginx's escapes
+        return _unescaped(values)
+    if kind == "plus_spaces":  # IIS writes a space in a user agent as `+`
+        return pc.replace_substring(values, "+", " ")
+    if kind == "url_encoded":  # CloudFront's own encoding of field values, one layer
+        return _per_distinct(values, "%", urllib.parse.unquote)
+    if kind == "address_port":  # `192.0.2.1:51234`, `[2001:db8::1]:443`, `2001:db8::1:443` (AWS)
+        # The port is always there where this is used (load balancers' client:port): the last `:digits`.
+        parts = pc.list_slice(pc.split_pattern(values, ":", max_splits=1, reverse=True), 0, 2,
+                              return_fixed_size_list=True)  # fmt: skip
+        has_port = pc.fill_null(pc.match_substring_regex(pc.list_element(parts, 1), r"^[0-9]{1,5}$"), False)
+        return pc.if_else(has_port, pc.utf8_trim(pc.list_element(parts, 0), "[]"), values)
+    return values  # plain: as written
+
+
+_TEXT_KINDS = ("text", "plain", "plus_spaces", "url_encoded", "address_port")
+
+
+def _unescaped(values: pa.Array) -> pa.Array:
+    return unescaped(values) if pc.any(pc.match_substring(values, "\\")).as_py() else values
+
+
+def _per_distinct(values: pa.Array, marker: str, decode) -> pa.Array:
+    """`decode` applied once per distinct value holding `marker`; the others as they are."""
+    if not pc.any(pc.match_substring(values, marker)).as_py():
+        return values
+    encoded = pc.dictionary_encode(values)
+    distinct = encoded.dictionary
+    holding = pc.fill_null(pc.match_substring(distinct, marker), False)
+    decoded = pa.array([decode(v) for v in distinct.filter(holding).to_pylist()], pa.string())
+    return pc.replace_with_mask(distinct, holding, decoded).take(encoded.indices)
 
 
 _INTEGER = r"^[0-9]+$"
+_LAST_STATUS = r"(?P<status>[0-9]{3})$"
 _NUMBER = r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+
+
+def _summed(listed: str) -> str:
+    """`0.012, 0.004 : 0.001` -> `0.017`; `-` where any part is no number."""
+    parts = [p.strip() for p in listed.replace(":", ",").split(",")]
+    try:
+        return repr(sum(float(p) for p in parts))
+    except ValueError:
+        return "-"
 
 
 def _numbers(values: pa.Array, pattern: str, to: pa.DataType) -> pa.Array:
@@ -247,12 +288,18 @@ def _numbers(values: pa.Array, pattern: str, to: pa.DataType) -> pa.Array:
 
 
 def _typed(values: pa.Array, kind: str) -> pa.Array:
-    if kind in ("text", "query"):
+    if kind in _TEXT_KINDS or kind in ("query", "typed"):  # typed: read by position already
         return values
     if kind == "int":
         return _numbers(values, _INTEGER, pa.int64())
+    if kind == "last_status":  # nginx's `$upstream_status` of several tries: `502, 200`
+        return _numbers(pc.struct_field(pc.extract_regex(values, _LAST_STATUS), "status"), _INTEGER, pa.int64())
+    if kind == "duration_s_sum":  # nginx's `$upstream_response_time` of several tries: `0.012, 0.004`
+        values = _per_distinct(values, ",", _summed).cast(pa.string())
+        kind = "duration_s"
     if kind.startswith("duration"):
         seconds = _numbers(values, _NUMBER, pa.float64())
+        seconds = pc.if_else(pc.less(seconds, 0), None, seconds)  # -1: not measured (AWS)
         return pc.multiply(seconds, {"duration_us": 0.001, "duration_ms": 1.0, "duration_s": 1000.0}[kind])
     if kind in ("clf_time", "iso_time"):
         return text_times(values, kind.removesuffix("_time"))
