@@ -30,6 +30,7 @@ _JOBS = {
     "sweep": ("pipelines.sweep", "delete and coarsen what is past its time, destroy expired keys, record it all"),
     "verify": ("pipelines.verify", "check every zone against the retention and no-leak controls"),
     "keys": ("pipelines.keys", "list, rotate or destroy the HMAC keys"),
+    "subject": ("pipelines.subject", "export or erase everything held about one person (address or user name)"),
     "daily": ("pipelines.daily", "the scheduled run: ingest a day's logs, sweep, verify"),
 }
 

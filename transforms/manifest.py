@@ -7,7 +7,8 @@ logs (`#Fields: ...`), counted by the parser: neither requests nor errors. It li
 every file the run wrote (path, rows, bytes, SHA-256) and every stale file it deleted.
 
 The sweep changes files after their run: it deletes them, or rewrites (coarsens)
-them. Each such action is a deletion record in `<audit>/deletions/`, and a record
+them, and a data-subject erasure rewrites them without the subject's rows. Each
+such action is a deletion record in `<audit>/deletions/`, and a record
 supersedes what earlier manifests said of the same paths. Replaying manifests and
 records in the order they were written (`ledger`) gives every file the zones
 should hold now, with its size and checksum: what `verify` holds the zones to.
@@ -130,7 +131,7 @@ def read_manifest(path: str) -> dict:
 # --- deletion records and the ledger ---------------------------------------------------------------------
 
 DELETIONS = "deletions"
-COARSEN = "coarsen_partition"  # the one action that rewrites files rather than removing them
+COARSEN = "coarsen_partition"  # the sweep's action that rewrites files rather than removing them
 
 
 def deletion_path(audit_uri: str, record_id: str) -> str:
@@ -189,7 +190,7 @@ def ledger(records: list[dict]) -> dict[str, dict]:
     for record in records:
         if record.get("record") == "deletion":
             for entry in record["objects"]:
-                if record["action"] == COARSEN:
+                if "sha256" in entry:  # rewritten in place (coarsened, rows erased): what the file is now
                     files[entry["path"]] = _file_fields(entry, record["record_id"])
                 else:
                     files.pop(entry["path"], None)
