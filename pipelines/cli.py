@@ -5,6 +5,9 @@
     logshroud verify --config F [--as-of T] [--json]
     logshroud keys list | rotate | destroy KEY_ID [--config F] [--as-of T]
     logshroud daily --config F [--date D] [--as-of T] [Beam options]
+    logshroud query [--config F] ("SQL" | --saved NAME | --list-saved) [--format table|csv|json]
+    logshroud report --config F --from D1 --to D2 [--as-of T] [--out DIR]
+    logshroud subject export|erase --config F --ip ADDRESS [--user NAME] ...
     logshroud demo [--lines 200000] [--workdir .]
 
 A problem the user can fix is one line on stderr, `logshroud: error: ...`, and exit

@@ -153,16 +153,22 @@ def _three_digits(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
     return (raw[at].astype(np.int16) - 48) * 100 + (raw[at + 1].astype(np.int16) - 48) * 10 + raw[at + 2] - 48
 
 
-def cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarray, with_path: bool = True) -> dict:
+def cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarray, with_path: bool = True,
+                spaces_inside: tuple[np.ndarray, np.ndarray] | None = None) -> dict:  # fmt: skip
     """Method, target, path, query and protocol of the request lines between quotes `q0` and `q1`, by position.
 
     As `split_request` finds them, for lines without escapes. Without path: method,
     target and protocol only (load balancers write targets as URLs, cut otherwise).
+    `spaces_inside` is the first space after `q0` and the last before `q1`, where the
+    caller knows them already.
     """
     data, raw = at.buffer, at.raw
     last = max(len(spaces) - 1, 0)
-    first_space = spaces[np.minimum(np.searchsorted(spaces, q0 + 1), last)] if len(spaces) else q1
-    last_space = spaces[np.maximum(np.searchsorted(spaces, q1) - 1, 0)] if len(spaces) else q1
+    if spaces_inside is not None:
+        first_space, last_space = spaces_inside
+    else:
+        first_space = spaces[np.minimum(np.searchsorted(spaces, q0 + 1), last)] if len(spaces) else q1
+        last_space = spaces[np.maximum(np.searchsorted(spaces, q1) - 1, 0)] if len(spaces) else q1
     has_space = (first_space > q0) & (first_space < q1)
     method = slices(data, raw, q0 + 1, first_space)
     protocol_start = last_space + 1

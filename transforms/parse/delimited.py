@@ -107,13 +107,16 @@ def parse(at: Positions, rows: np.ndarray, layout: Layout) -> dict[str, pa.Array
     cursor, ok = starts, np.ones(len(rows), dtype=bool)
     raw_fields: dict[str, tuple[pa.Array, str]] = {}
     for index, f in enumerate(layout.columns):
+        spaces_inside = None
         if f.quoted:
             opening = quotes[next_quote]
             ok &= opening == cursor
             begin, end = np.minimum(opening + 1, ends), np.minimum(quotes[next_quote + 1], ends)
             after = end + 1
             next_quote = next_quote + 2
+            first_inside = separators[next_separator]  # the first separator after the opening quote
             next_separator = np.searchsorted(separators, after)
+            spaces_inside = (first_inside, separators[np.maximum(next_separator - 1, 0)])
         else:
             begin = cursor
             end = np.minimum(separators[next_separator], ends)
@@ -130,7 +133,7 @@ def parse(at: Positions, rows: np.ndarray, layout: Layout) -> dict[str, pa.Array
         cursor, next_separator = after + 1, next_separator + 1
         if f.name or f.pattern is not None:
             end = np.maximum(end, begin)  # rows that fail may have them crossed
-            fits = _read(raw_fields, f, at, begin, end, separators)
+            fits = _read(raw_fields, f, at, begin, end, separators, spaces_inside)
             if fits is not None:
                 ok &= fits
     if "_date" in raw_fields:  # W3C: the time from its date and time columns, in UTC
@@ -141,9 +144,12 @@ def parse(at: Positions, rows: np.ndarray, layout: Layout) -> dict[str, pa.Array
     return fields | {"ts": pc.if_else(pa.array(ok), fields["ts"], None)}
 
 
-def _read(raw_fields: dict, f: Field, at: Positions, begin: np.ndarray, end: np.ndarray,
-          separators: np.ndarray) -> np.ndarray | None:  # fmt: skip
-    """Put the field's values among `raw_fields`; whether each row's value fits the field (None: not checked here)."""
+def _read(raw_fields: dict, f: Field, at: Positions, begin: np.ndarray, end: np.ndarray, separators: np.ndarray,
+          spaces_inside: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray | None:  # fmt: skip
+    """Put the field's values among `raw_fields`; whether each row's value fits the field (None: not checked here).
+
+    `spaces_inside`: a quoted value's first and last separator inside it (or around it, if none is).
+    """
     data, raw = at.buffer, at.raw
     if f.name and f.kind in _NUMBERS_BY_POSITION:
         values, valid = _numbers(raw, begin, end, f.kind, TYPES.get(f.name))
@@ -163,7 +169,7 @@ def _read(raw_fields: dict, f: Field, at: Positions, begin: np.ndarray, end: np.
     if f.name:
         raw_fields[f.name] = (text, "plain" if f.kind == "address_port" else f.kind)
     if f.name == "request" and f.quoted:  # split by position too: a capturing regex costs microseconds a line
-        request = cut_request(at, separators, begin - 1, end, with_path=False)
+        request = cut_request(at, separators, begin - 1, end, with_path=False, spaces_inside=spaces_inside)
         raw_fields |= {name: (values, f.kind) for name, values in request.items()}
     if checked:
         return pc.match_substring_regex(text, f"^(?:{f.pattern})$").to_numpy(zero_copy_only=False)

@@ -23,9 +23,10 @@ def unescape(text: str) -> str:
 
 
 def unescaped(values: pa.Array) -> pa.Array:
-    """Apache/nginx escapes decoded in the values that hold a backslash, once per distinct value."""
-    encoded = pc.dictionary_encode(values)
-    distinct = encoded.dictionary
-    escaped = pc.fill_null(pc.match_substring(distinct, "\\"), False)
-    decoded = [unescape(v) for v in distinct.filter(escaped).to_pylist()]
-    return pc.replace_with_mask(distinct, escaped, pa.array(decoded, pa.string())).take(encoded.indices)
+    """Apache/nginx escapes decoded in the values that hold a backslash, once per distinct such value."""
+    holding = pc.fill_null(pc.match_substring(values, "\\"), False)
+    if not pc.any(holding).as_py():
+        return values
+    encoded = pc.dictionary_encode(values.filter(holding))  # the few escaped values only
+    decoded = pa.array([unescape(v) for v in encoded.dictionary.to_pylist()], pa.string())
+    return pc.replace_with_mask(values, holding, decoded.take(encoded.indices))

@@ -231,12 +231,12 @@ def typed_fields(raw: dict[str, tuple[pa.Array, str]], n: int) -> dict[str, pa.A
 def _text(values: pa.Array, kind: str) -> pa.Array:
     """Captured text as the log means it: `-` is no value, escapes and encodings decoded."""
     if kind == "query":  # `?a=1` -> `a=1`, `?` -> empty, nothing -> null
-        return _unescaped(pc.if_else(pc.starts_with(values, "?"), pc.utf8_slice_codeunits(values, 1), None))
+        return unescaped(pc.if_else(pc.starts_with(values, "?"), pc.utf8_slice_codeunits(values, 1), None))
     if kind not in _TEXT_KINDS:
         return values
     values = dash_to_null(values)
     if kind == "text":  # Apache's and nginx's escapes
-        return _unescaped(values)
+        return unescaped(values)
     if kind == "plus_spaces":  # IIS writes a space in a user agent as `+`
         return pc.replace_substring(values, "+", " ")
     if kind == "url_encoded":  # CloudFront's own encoding of field values, one layer
@@ -251,10 +251,6 @@ def _text(values: pa.Array, kind: str) -> pa.Array:
 
 
 _TEXT_KINDS = ("text", "plain", "plus_spaces", "url_encoded", "address_port")
-
-
-def _unescaped(values: pa.Array) -> pa.Array:
-    return unescaped(values) if pc.any(pc.match_substring(values, "\\")).as_py() else values
 
 
 def _per_distinct(values: pa.Array, marker: str, decode) -> pa.Array:
