@@ -74,7 +74,8 @@ _ANONYMOUS = ("ts", "method", "protocol", "status", "status_class", "is_error", 
               "server_port", "duration_ms", "ip_version", "client_net", "key_id", "run_id", "attack_families",
               "rule_ids", "window_start", "window_seconds", "requests", "client_errors", "server_errors", "not_found",
               "auth_failures", "distinct_paths", "attack_hits", "alerts", "alert", "day", "distinct_clients", "source",
-              "line_number", "line_bytes", "reason")  # fmt: skip
+              "line_number", "line_bytes", "reason", "upstream_ms", "upstream_status", "request_bytes", "tls_protocol",
+              "tls_cipher", "edge_result", "xff_nets")  # fmt: skip
 COLUMN_CLASSES = {
     **dict.fromkeys(_PERSONAL, PERSONAL),
     "client_token": PSEUDONYMOUS,

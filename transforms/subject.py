@@ -223,7 +223,7 @@ class Copies:
         copies = anonymised_table(restricted_rows, scrubber)
         self.moments = pc.unique(copies["ts"].combine_chunks())
         self.clients = pc.unique(_client_keys(copies).combine_chunks())  # null for a row without token
-        self.wanted = Counter(tuple(row.values()) for row in copies.to_pylist())
+        self.wanted = Counter(_row_key(row) for row in copies.to_pylist())
 
     @property
     def missing(self) -> int:
@@ -243,10 +243,15 @@ class Copies:
             return picked
         hits = []
         for row in table.select(list(self.COLUMNS)).filter(picked).to_pylist():
-            key = tuple(row.values())
+            key = _row_key(row)
             hits.append(self.wanted[key] > 0)
             self.wanted[key] -= hits[-1]
         return pc.replace_with_mask(picked, picked, pa.array(hits, pa.bool_()))
+
+
+def _row_key(row: dict) -> tuple:
+    """A row's values as one hashable key (list columns, such as `attack_families`, as tuples)."""
+    return tuple(tuple(v) if isinstance(v, list) else v for v in row.values())
 
 
 # --- the rules, by column -----------------------------------------------------------------------------------
