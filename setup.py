@@ -27,7 +27,7 @@ setup(
         "duckdb>=1.0",
     ],
     extras_require={
-        "test": ["pytest>=8", "moto[server]>=5", "ruff>=0.6", "hypothesis>=6"],
+        "test": ["pytest>=8", "moto[server]>=5", "ruff>=0.6", "hypothesis>=6", "pillow>=10"],
     },
     entry_points={"console_scripts": ["logshroud = pipelines.cli:main"]},
 )

@@ -327,11 +327,11 @@ def test_chromium_renders_every_section_and_its_charts(written, tmp_path: Path) 
     # processing, retention, anonymity (two), errors and alerts; no attack chart: no rule matched
     assert dom.count('<svg class="chart"') == 6
     shot = tmp_path / "report.png"
-    subprocess.run([*browser, "--hide-scrollbars", "--window-size=1100,2400", f"--screenshot={shot}", html.as_uri()],
+    subprocess.run([*browser, "--hide-scrollbars", "--window-size=1100,6000", f"--screenshot={shot}", html.as_uri()],
                    capture_output=True, timeout=120, check=True)  # fmt: skip
     colours = {colour for _, colour in Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 24)}
     assert len(colours) > 1
-    assert (0x4E, 0x79, 0xA7) in colours  # the processing chart's columns are on screen
+    assert (0x4E, 0x79, 0xA7) in colours  # the processing chart's columns are on the page
 
 
 # --- planted violations -------------------------------------------------------------------------------------
