@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 
@@ -46,7 +47,20 @@ def _quiet_libraries() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # the command itself: its exit code is final once the job has returned
+        code = _main(sys.argv[1:])
+        # Native libraries' thread pools can abort at interpreter teardown ("terminate called
+        # without an active exception") after the job is done and its output written, turning a
+        # finished command's exit code into a crash. Flush, then leave without that teardown.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
+    argv = list(argv)
     debug = "--debug" in argv
     if debug:
         argv.remove("--debug")
