@@ -266,12 +266,25 @@ def run(config: Config, inputs: list[str], as_of: dt.datetime | None = None, bea
     matched = match_inputs(inputs)
     fmt, format_name = resolve_format(config, matched)
     job = Run(config, matched, new_run_id(started), as_of or started, started, fmt, format_name)
+    with beam.Pipeline(options=PipelineOptions(runner_options(beam_args))) as pipeline:
+        build(pipeline, job)
+    return read_manifest(manifest_of(config, job.run_id))
+
+
+def runner_options(beam_args: list[str]) -> list[str]:
+    """Beam options, with logshroud's default where they name no runner: in-process, a worker thread per core.
+
+    The FnApiRunner's in-memory workers run bundles side by side in threads of this
+    process. The work in a bundle is Arrow and numpy kernels, which release the GIL,
+    so threads use the cores without the cost of worker processes (start-up, and
+    every element encoded between them).
+    """
     beam_args = list(beam_args)
     if not any(a.startswith("--runner") for a in beam_args):
         beam_args.append(f"--runner={DEFAULT_RUNNER}")
-    with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
-        build(pipeline, job)
-    return read_manifest(manifest_of(config, job.run_id))
+        if not any(a.startswith("--direct_num_workers") for a in beam_args):
+            beam_args.append(f"--direct_num_workers={os.cpu_count() or 1}")
+    return beam_args
 
 
 _SAMPLE_LINES = 200  # first lines of each input that `auto` looks at

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -478,11 +479,27 @@ def _list_array(rows: int, rows_hit: np.ndarray, flags: np.ndarray, names: pa.Ar
     return pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(columns, pa.int64())))
 
 
+_shared: list[AttackDetector] = []
+_shared_lock = threading.Lock()
+
+
+def shared_detector() -> AttackDetector:
+    """The detector of the rules in `attack_rules`, compiled once per process.
+
+    Worker threads of one process share it: it holds only patterns, so concurrent
+    calls are safe, and compiling it (a quarter of a second) once is enough.
+    """
+    with _shared_lock:
+        if not _shared:
+            _shared.append(AttackDetector())
+        return _shared[0]
+
+
 class DetectAttacks(beam.DoFn):
     """Batch of parsed requests -> the same rows with `attack_families` and `rule_ids` filled in."""
 
     def setup(self) -> None:
-        self.detector = AttackDetector()
+        self.detector = shared_detector()
 
     def process(self, batch: Batch) -> Iterator[Batch]:
         table = batch.table
