@@ -217,22 +217,23 @@ def scan_range(rng: Range) -> RangeScan:
         stream.seek(begin)
         counted = rng.end - 1 - begin
         count = 1 if rng.start == 0 and rng.end > 0 else 0
-        window = b"" if rng.start else b"\n"  # a directive on the file's first line has no newline before it
-        window_at = begin - len(window)  # file offset of window[0]
+        tail = b"" if rng.start else b"\n"  # a directive on the file's first line has no newline before it
         directive_at = None  # file offset of the newline before the last directive
         position = begin
-        while position < rng.end - 1 + len(_FIELDS_LINE) - 1:
-            block = stream.read(min(_READ_BYTES, rng.end - 1 + len(_FIELDS_LINE) - 1 - position))
+        overlap = len(_FIELDS_LINE) - 1  # bytes a directive can have in the block before
+        stop = rng.end - 1 + overlap  # a directive whose newline is in the range is read whole
+        while position < stop:
+            block = stream.read(min(_READ_BYTES, stop - position))
             if not block:
                 break
             count += block.count(b"\n", 0, max(counted - (position - begin), 0))
-            window += block
-            found = window.rfind(_FIELDS_LINE)
-            if found >= 0 and window_at + found < rng.end - 1:
-                directive_at = window_at + found
-            keep = min(len(window), len(_FIELDS_LINE) - 1)
-            window_at += len(window) - keep
-            window = window[-keep:]
+            # The last directive: in the block, else across the joint with the block before.
+            found = block.rfind(_FIELDS_LINE)
+            if found >= 0:
+                directive_at = position + found
+            elif (found := (tail + block[:overlap]).rfind(_FIELDS_LINE)) >= 0:
+                directive_at = position - len(tail) + found
+            tail = (tail + block[-overlap:])[-overlap:]
             position += len(block)
         if directive_at is None:
             return RangeScan(count, None)

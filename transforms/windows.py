@@ -12,13 +12,15 @@ and the alerts those counts cross (`brute_force`, `scanning`, `flood`, `attack_b
 plus the service-wide `error_burst`. Hours nest in 5-minute windows, so an hour key
 never cuts a window; epochs of keys start on Mondays, so a window never spans two keys.
 
-All counting is numpy over integer codes: strings are dictionary-encoded once.
+All counting is numpy over integer codes: strings are dictionary-encoded once, in the
+chunk, and cross the shuffle as dictionaries; an hour merges only their distinct values.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import apache_beam as beam
 import numpy as np
@@ -68,8 +70,10 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
 
 
-def _sums(values: np.ndarray, order: np.ndarray, starts: np.ndarray) -> pa.Array:
-    return pa.array(np.add.reduceat(values[order].astype(np.int64), starts) if len(order) else [], pa.int64())
+def _sums(values: np.ndarray, order: np.ndarray, starts: np.ndarray, dtype: type = np.int64) -> pa.Array:
+    """Sum of `values` per group (groups as `_groups` gives them)."""
+    sums = np.add.reduceat(values[order].astype(dtype), starts) if len(order) else np.zeros(0, dtype)
+    return pa.array(sums)
 
 
 def activity(table: pa.Table, login: str) -> pa.Table:
@@ -88,7 +92,7 @@ def activity(table: pa.Table, login: str) -> pa.Table:
         else np.zeros(len(status), dtype=bool)
     )
     flags = {
-        "requests": np.ones(len(status), dtype=np.int64),
+        "requests": np.ones(len(status), dtype=np.int32),
         "client_errors": (status // 100) == 4,
         "server_errors": (status // 100) == 5,
         "not_found": status == 404,
@@ -97,9 +101,10 @@ def activity(table: pa.Table, login: str) -> pa.Table:
     }
     order, starts, _ = _groups(minute, clients, paths)
     first = order[starts]
-    # Activity crosses the shuffle: strings go as dictionaries (codes, and each distinct value once).
-    # A client's token and key id change with the key epoch, which a chunk may span: a client in
-    # each epoch is a value of its own.
+    # Activity crosses the shuffle, so it is kept small: strings go as dictionaries (codes,
+    # and each distinct value once), numbers as 32 bits (a row counts requests of one chunk).
+    # A client's token and key id change with the key epoch, which a chunk may span: a
+    # client in each epoch is a value of its own.
     keys, _ = _codes(table["key_id"])
     pair_order, pair_starts, pair = _groups(clients, keys)
     codes = pa.array(pair[first].astype(np.int32))
@@ -107,10 +112,10 @@ def activity(table: pa.Table, login: str) -> pa.Table:
     columns = {
         name: pa.DictionaryArray.from_arrays(codes, table[name].combine_chunks().take(pair_first)) for name in _CLIENT
     }
-    columns["minute"] = pa.array(minute[first])
+    columns["minute"] = pa.array(minute[first].astype(np.int32))
     columns["path"] = pa.DictionaryArray.from_arrays(pa.array(paths[first].astype(np.int32)), path_values)
     for name, flag in flags.items():
-        columns[name] = _sums(flag, order, starts)
+        columns[name] = _sums(flag, order, starts, np.int32)
     return pa.table(columns)
 
 
@@ -139,18 +144,81 @@ class ClientActivity(beam.DoFn):
                 yield hour, Batch(batch.source_id, batch.part, rows)
 
 
-def _window_table(rows: pa.Table, minutes: int, clients: np.ndarray, paths: np.ndarray) -> pa.Table:
+@dataclass(frozen=True)
+class _Coded:
+    """A string column as an integer code per row into its distinct values."""
+
+    codes: np.ndarray
+    values: pa.Array
+
+    @classmethod
+    def of(cls, column: pa.ChunkedArray) -> _Coded:
+        """Of a dictionary column whose chunks each have a dictionary of their own (one per
+        batch of activity): only the dictionaries are hashed, never a string per row."""
+        chunks = column.chunks
+        if not chunks:
+            return cls(np.zeros(0, dtype=np.int64), pa.array([], column.type.value_type))
+        merged = pc.dictionary_encode(pa.concat_arrays([c.dictionary for c in chunks]), null_encoding="encode")
+        to_merged = merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        offsets = np.cumsum([0] + [len(c.dictionary) for c in chunks[:-1]])
+        codes = np.concatenate(
+            [
+                to_merged[offset + c.indices.to_numpy(zero_copy_only=False)]
+                for offset, c in zip(offsets, chunks, strict=True)
+            ]
+        )
+        return cls(codes, merged.dictionary)
+
+    def at(self, rows: np.ndarray) -> pa.Array:
+        return self.values.take(pa.array(self.codes[rows]))
+
+    def valid(self) -> np.ndarray:
+        return pc.is_valid(self.values).to_numpy(zero_copy_only=False)[self.codes]
+
+    def filter(self, keep: np.ndarray) -> _Coded:
+        return _Coded(self.codes[keep], self.values)
+
+
+@dataclass(frozen=True)
+class HourActivity:
+    """One hour's activity from every batch, as numpy: minute, counts, and codes for the strings."""
+
+    minute: np.ndarray
+    counts: dict[str, np.ndarray]
+    strings: dict[str, _Coded]  # the client columns and path
+
+    @classmethod
+    def of(cls, batches: Iterable[Batch]) -> HourActivity:
+        rows = pa.concat_tables([b.table for b in batches])
+        return cls(
+            rows["minute"].to_numpy().astype(np.int64),
+            {name: rows[name].to_numpy().astype(np.int64) for name in _COUNTS},
+            {name: _Coded.of(rows[name]) for name in (*_CLIENT, "path")},
+        )
+
+    def __len__(self) -> int:
+        return len(self.minute)
+
+    def filter(self, keep: np.ndarray) -> HourActivity:
+        return HourActivity(
+            self.minute[keep],
+            {name: count[keep] for name, count in self.counts.items()},
+            {name: coded.filter(keep) for name, coded in self.strings.items()},
+        )
+
+
+def _window_table(rows: HourActivity, minutes: int, clients: np.ndarray) -> pa.Table:
     """Activity -> one row per (window, client code): the counts, distinct paths, client columns."""
-    window = rows["minute"].to_numpy() // minutes * minutes
+    window = rows.minute // minutes * minutes
     order, starts, group = _groups(window, clients)
-    pair_order, pair_starts, _ = _groups(group, paths)  # distinct (window and client, path) pairs
+    pair_order, pair_starts, _ = _groups(group, rows.strings["path"].codes)  # distinct (window and client, path)
     distinct_paths = np.bincount(group[pair_order[pair_starts]], minlength=len(starts))
-    first = pa.array(order[starts])
-    columns = {name: rows[name].take(first) for name in _CLIENT}
-    columns["window_start"] = pa.array(window[order[starts]] * _MS_PER_MINUTE, pa.int64()).cast(TS)
+    first = order[starts]
+    columns = {name: rows.strings[name].at(first) for name in _CLIENT}
+    columns["window_start"] = pa.array(window[first] * _MS_PER_MINUTE, pa.int64()).cast(TS)
     columns["window_seconds"] = pa.array(np.full(len(starts), minutes * 60, np.int32))
     for name in _COUNTS:
-        columns[name] = _sums(rows[name].to_numpy(), order, starts)
+        columns[name] = _sums(rows.counts[name], order, starts)
     columns["distinct_paths"] = pa.array(distinct_paths.astype(np.int64))
     return pa.table(columns)
 
@@ -184,9 +252,9 @@ def _alert_lists(masks: list[tuple[str, np.ndarray]], rows: int) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), names)
 
 
-def service_windows(rows: pa.Table, paths: np.ndarray) -> pa.Table:
+def service_windows(rows: HourActivity) -> pa.Table:
     """Activity -> one row per 5-minute window over every client (client columns null)."""
-    windows = _window_table(rows, 5, np.zeros(rows.num_rows, np.int64), paths)
+    windows = _window_table(rows, 5, np.zeros(len(rows), np.int64))
     for name in _CLIENT:
         nulls = pa.nulls(windows.num_rows, windows[name].type)
         windows = windows.set_column(windows.schema.get_field_index(name), name, nulls)
@@ -211,15 +279,11 @@ class HourWindows(beam.DoFn):
 
     def process(self, element: tuple[int, Iterable[Batch]]):
         hour, batches = element
-        rows = _decoded(pa.concat_tables([b.table for b in batches]))
-        paths, _ = _codes(rows["path"])
-        service = service_windows(rows, paths)
-        known = pc.or_(pc.is_valid(rows["client_net"]), pc.is_valid(rows["client_token"])).to_numpy(
-            zero_copy_only=False
-        )
-        rows, paths = rows.filter(pa.array(known)), paths[known]
-        clients, _ = _codes(rows["client_ip"])
-        windows = pa.concat_tables([_window_table(rows, minutes, clients, paths) for minutes in WINDOW_MINUTES])
+        rows = HourActivity.of(batches)
+        service = service_windows(rows)
+        rows = rows.filter(rows.strings["client_net"].valid() | rows.strings["client_token"].valid())
+        clients = rows.strings["client_ip"].codes
+        windows = pa.concat_tables([_window_table(rows, minutes, clients) for minutes in WINDOW_MINUTES])
         masks = client_alerts(windows, self.signals)
         windows = windows.append_column("alerts", _alert_lists(masks, windows.num_rows))
         alerts = pa.concat_tables(
@@ -240,19 +304,17 @@ class HourWindows(beam.DoFn):
             yield beam.pvalue.TaggedOutput(self.RESTRICTED_ALERTS, restricted)
 
 
-def prefix_clients(rows: pa.Table) -> pa.Table:
+def prefix_clients(rows: HourActivity) -> pa.Table:
     """Activity -> requests per (published network, client): what anonymity sets are counted from."""
-    rows = rows.filter(pc.is_valid(rows["client_net"]))
-    nets, _ = _codes(rows["client_net"])
-    clients, _ = _codes(rows["client_ip"])
-    order, starts, _ = _groups(nets, clients)
-    first = pa.array(order[starts])
+    rows = rows.filter(rows.strings["client_net"].valid())
+    order, starts, _ = _groups(rows.strings["client_net"].codes, rows.strings["client_ip"].codes)
+    first = order[starts]
     return pa.table(
         {
-            "client_net": rows["client_net"].take(first),
-            "ip_version": rows["ip_version"].take(first),
-            "client_ip": rows["client_ip"].take(first),
-            "requests": _sums(rows["requests"].to_numpy(), order, starts),
+            "client_net": rows.strings["client_net"].at(first),
+            "ip_version": rows.strings["ip_version"].at(first),
+            "client_ip": rows.strings["client_ip"].at(first),
+            "requests": _sums(rows.counts["requests"], order, starts),
         }
     )
 
@@ -285,12 +347,6 @@ class PrefixSets(beam.DoFn):
             }
         )
         yield Batch(self.source_id, f"d{day}", _with_run_id(table, self.run_id))
-
-
-def _decoded(table: pa.Table) -> pa.Table:
-    """Dictionary columns (as activity crosses the shuffle) back to plain values."""
-    plain = [pa.field(f.name, f.type.value_type) if pa.types.is_dictionary(f.type) else f for f in table.schema]
-    return table.cast(pa.schema(plain))
 
 
 def error_bursts(service: pa.Table, signals: Signals) -> list[tuple[str, np.ndarray]]:
