@@ -45,16 +45,7 @@ from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, iso_time, manifest_path, read_manifest, totals, write_manifest
 from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format
 from transforms.parse.logformat import CompiledFormat
-from transforms.read import (
-    CountLines,
-    LogChunk,
-    ReadLogChunks,
-    fields_in_force,
-    first_lines,
-    plan_ranges,
-    read_chunks,
-    source_id,
-)
+from transforms.read import LogChunk, ReadLogChunks, ScanRanges, plan_ranges, read_chunks, source_id
 from transforms.schema import Batch
 from transforms.windows import ClientActivity, HourWindows, PrefixSets
 from transforms.write import WriteParts, commit
@@ -171,19 +162,13 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     cfg = run.config
     zones = run.zone_uris
     ranges = pipeline | "PlanRanges" >> beam.Create(plan_ranges(run.inputs, cfg.input.range_bytes))
-    counted = (
+    scans = (
         ranges
         | "SplitFilesOnly" >> beam.Filter(lambda r: r.end is not None)
-        | "CountLines" >> beam.ParDo(CountLines(cfg.storage.s3)).with_outputs(CountLines.FIELDS, main="lines")
-    )
-    line_counts = counted.lines | "AllCounts" >> beam.combiners.ToDict() | "FirstLines" >> beam.Map(first_lines)
-    directives = (
-        counted.fields | "AllDirectives" >> beam.combiners.ToDict() | "FieldsInForce" >> beam.Map(fields_in_force)
+        | "ScanRanges" >> beam.ParDo(ScanRanges(cfg.storage.s3))
     )
     chunks = ranges | "ReadChunks" >> beam.ParDo(
-        ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3),
-        first_line_numbers=beam.pvalue.AsSingleton(line_counts),
-        fields_directives=beam.pvalue.AsSingleton(directives),
+        ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3), scans=beam.pvalue.AsDict(scans)
     ).with_output_types(LogChunk)
     parsed = chunks | "Parse" >> beam.ParDo(
         ParseChunks(run.log_format, cfg.input.max_line_bytes, run.run_id, cfg.input.trusted_proxies)

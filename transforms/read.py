@@ -364,10 +364,19 @@ def first_lines(line_counts: dict[tuple[str, int], int]) -> dict[tuple[str, int]
     return numbers
 
 
-class CountLines(beam.DoFn):
-    """Range of a split file -> ((path, range index), lines starting in it), and the last `#Fields:` in it."""
+def range_start(scans: dict[tuple[str, int], RangeScan], rng: Range) -> tuple[int, str | None]:
+    """(number of the range's first line, the `#Fields:` line in force there), from the scans of its file's ranges."""
+    if rng.end is None:  # a file read whole
+        return 1, None
+    key = (rng.path, rng.index)
+    mine = {k: scan for k, scan in scans.items() if k[0] == rng.path}
+    numbers = first_lines({k: scan.lines for k, scan in mine.items()})
+    directives = fields_in_force({k: scan.fields_directive for k, scan in mine.items()})
+    return numbers[key], directives[key]
 
-    FIELDS = "fields"
+
+class ScanRanges(beam.DoFn):
+    """Range of a split file -> ((path, range index), RangeScan): its lines and its last `#Fields:` line."""
 
     def __init__(self, s3: storage.S3Settings):
         self.s3 = s3
@@ -376,16 +385,14 @@ class CountLines(beam.DoFn):
         storage.configure(self.s3)
 
     def process(self, rng: Range):
-        scan = scan_range(rng)
-        yield (rng.path, rng.index), scan.lines
-        yield beam.pvalue.TaggedOutput(self.FIELDS, ((rng.path, rng.index), scan.fields_directive))
+        yield (rng.path, rng.index), scan_range(rng)
 
 
 class ReadLogChunks(beam.DoFn):
     """Range -> LogChunk elements.
 
-    `first_line_numbers` knows where each range of a split file starts, `fields_directives`
-    the `#Fields:` line in force there (see `fields_in_force`).
+    `scans` holds the scan of every range of the split files (see `range_start`): where
+    each starts in line numbers, and which `#Fields:` line is in force there.
     """
 
     def __init__(self, chunk_lines: int, s3: storage.S3Settings):
@@ -397,11 +404,9 @@ class ReadLogChunks(beam.DoFn):
     def setup(self) -> None:
         storage.configure(self.s3)
 
-    def process(self, rng: Range, first_line_numbers: dict, fields_directives: dict | None = None
-                ) -> Iterator[LogChunk]:  # fmt: skip
+    def process(self, rng: Range, scans: dict[tuple[str, int], RangeScan]) -> Iterator[LogChunk]:
         self.ranges.inc()
-        first = first_line_numbers.get((rng.path, rng.index), 1)
-        fields = (fields_directives or {}).get((rng.path, rng.index))
+        first, fields = range_start(scans, rng)
         for chunk in read_chunks(rng.path, self.chunk_lines, rng, first, fields):
             if chunk.damage:
                 self.damaged.inc()
