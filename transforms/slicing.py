@@ -12,11 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from numpy.lib.stride_tricks import sliding_window_view
 
 # A string_view element holds up to 12 bytes inline; longer ones point into a buffer.
 _INLINE = 12
-_WINDOW = np.arange(_INLINE)
 # Zero bytes after a chunk's data: the widest fixed read past a position (a
 # string_view's inline bytes, a CLF time) never leaves the array.
 _PADDING = 32
@@ -94,16 +92,19 @@ def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarra
     cut at ASCII delimiters).
     """
     n = len(starts)
-    lengths = np.maximum(ends - starts, 0).astype(np.int32)
-    views = np.zeros((n, 4), dtype=np.int32)
-    views[:, 0] = lengths
+    lengths = np.maximum(ends - starts, 0)
+    # A view is two 8-byte words: the length and the first 4 bytes; then the next 8
+    # bytes (a string of up to 12 bytes is held inline), or buffer 0 and the offset.
+    # Bytes past an inline string's end are left as they are: the cast below copies
+    # `length` bytes of each view and reads no further.
+    views = np.empty((n, 2), dtype=np.uint64)
     if n:
-        head = sliding_window_view(raw, _INLINE)[np.minimum(starts, len(raw) - _INLINE)]
-        head = head * (lengths[:, None] > _WINDOW)
-        views.view(np.uint8)[:, 4:16] = head
-        long = lengths > _INLINE
-        views[:, 2] = np.where(long, 0, views[:, 2])  # buffer index 0 ...
-        views[:, 3] = np.where(long, starts, views[:, 3])  # ... and the offset into it
+        words = _unaligned(raw)
+        at = np.clip(starts, 0, len(raw) - _INLINE)  # rows left null may point anywhere
+        views[:, 0] = lengths.astype(np.uint64) | (words[at] << np.uint64(32))
+        views[:, 1] = words[at + 4]
+        long = np.flatnonzero(lengths > _INLINE)
+        views[long, 1] = starts[long].astype(np.uint64) << np.uint64(32)
     validity = None
     if present is not None and not present.all():
         validity = pa.array(present).buffers()[1]
@@ -111,3 +112,12 @@ def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarra
     # string_view -> string cast would validate UTF-8 again, many times slower.
     array = pa.Array.from_buffers(pa.binary_view(), n, [validity, pa.py_buffer(views), data])
     return array.cast(pa.binary()).view(pa.string())
+
+
+def _unaligned(raw: np.ndarray) -> np.ndarray:
+    """The 8 bytes at each position of `raw` as one little-endian integer: a view, nothing copied.
+
+    A string view reads them at its start and 4 bytes on; `_PADDING` past the data
+    keeps both reads inside the array.
+    """
+    return np.ndarray(shape=(len(raw) - 7,), dtype="<u8", buffer=raw, strides=(1,))

@@ -52,7 +52,7 @@ def _unwritten_bytes(at: Positions) -> np.ndarray:
 @dataclass
 class Parsed:
     fields: dict[str, pa.Array]  # parsed rows, every field of `FIELDS`; `ts` is a UTC timestamp
-    rows: np.ndarray  # index into the chunk's lines of each parsed row
+    rows: np.ndarray  # index into the chunk's lines of each parsed row, in the order of `fields`
     quarantined: np.ndarray  # index into the chunk's lines of each quarantined line
     reasons: pa.Array  # reason of each quarantined line
     at: Positions  # where the chunk's lines lie
@@ -105,26 +105,30 @@ def _parse_runs(lines: pa.Array, at: Positions, runs: list[Run], excluded: np.nd
         if run_format is not None:
             shaped[start:stop] = _matches(lines.slice(start, stop - start), run_format).to_numpy(zero_copy_only=False)
     candidates = np.flatnonzero(shaped & ~excluded)
-    parts = []
+    rows, parts = [], []
     for start, stop, run_format in runs:
         run_rows = candidates[(candidates >= start) & (candidates < stop)]
         if run_format is not None and len(run_rows):
-            parts.append(complete(_parse(lines, at, run_rows, run_format), len(run_rows)))
+            ordered, fields = _parse(lines, at, run_rows, run_format)
+            rows.append(ordered)
+            parts.append(complete(fields, len(ordered)))
+    rows = np.concatenate(rows) if rows else candidates[:0]
     fields = _concatenated(parts)
     good_time = pc.is_valid(fields["ts"]).to_numpy(zero_copy_only=False)
     if not good_time.all():
         fields = {name: column.filter(pa.array(good_time)) for name, column in fields.items()}
-    return candidates[good_time], fields
+    return rows[good_time], fields
 
 
-def _parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: LogFormat) -> dict[str, pa.Array]:
+def _parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: LogFormat) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """(the rows in the order of the fields, the fields)."""
     if isinstance(fmt, str):
         return clf.parse(lines, at, rows, fmt)
     if isinstance(fmt, Layout):
-        return delimited.parse(at, rows, fmt)
+        return rows, delimited.parse(at, rows, fmt)
     if isinstance(fmt, JsonFormat):
-        return jsonlines.parse(at, rows, fmt)
-    return logformat.parse(slices(at.buffer, at.raw, at.starts[rows], at.ends[rows]), fmt)
+        return rows, jsonlines.parse(at, rows, fmt)
+    return rows, logformat.parse(slices(at.buffer, at.raw, at.starts[rows], at.ends[rows]), fmt)
 
 
 def _concatenated(parts: list[dict[str, pa.Array]]) -> dict[str, pa.Array]:

@@ -31,7 +31,6 @@ from transforms.parse.common import (
     clf_times,
     dash_to_null,
     empty_fields,
-    merge_rows,
     split_request,
     text_times,
 )
@@ -80,27 +79,29 @@ _CAPTURE = {
     ),
 }
 
-_QUOTE, _SPACE, _QUESTION, _BACKSLASH = ord('"'), ord(" "), ord("?"), ord("\\")
+_QUOTE, _SPACE, _QUESTION, _BACKSLASH, _DASH = ord('"'), ord(" "), ord("?"), ord("\\"), ord("-")
 
 
 def matches(lines: pa.Array, fmt: str) -> pa.Array:
     return pc.match_substring_regex(lines, FULL_PATTERNS[fmt])
 
 
-def parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array]:
-    """Fields of the given rows of a chunk, all of which match `FULL_PATTERNS[fmt]`.
+def parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """(the rows in the order of the fields, the fields) of the given rows of a chunk, all of
+    which match `FULL_PATTERNS[fmt]`.
 
-    `ts` is null where the time is no real time.
+    Rows whose lines hold escapes (a few) come after the others: putting them back in
+    line order would copy every field. `ts` is null where the time is no real time.
     """
     if len(rows) == 0:
-        return empty_fields()
+        return rows, empty_fields()
     escaped = lines_holding(at, find_bytes(at, _BACKSLASH))[rows]
     if not escaped.any():
-        return _cut_fields(at, rows, fmt)
-    plain, rare = np.flatnonzero(~escaped), np.flatnonzero(escaped)
-    fast = _cut_fields(at, rows[plain], fmt)
-    slow = _parse_escaped(lines.take(pa.array(rows[rare])), fmt)
-    return merge_rows(fast, slow, plain, rare)
+        return rows, _cut_fields(at, rows, fmt)
+    plain, rare = rows[~escaped], rows[escaped]
+    fast = _cut_fields(at, plain, fmt)
+    slow = _parse_escaped(lines.take(pa.array(rare)), fmt)
+    return np.concatenate([plain, rare]), {name: pa.concat_arrays([fast[name], slow[name]]) for name in fast}
 
 
 def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array]:
@@ -127,7 +128,7 @@ def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array
     n = len(rows)
     fields = {
         "client": slices(data, raw, client_start, space(head)),
-        "auth_user": slices(data, raw, space(head + 1) + 1, space(head + 2)),
+        "auth_user": _text_or_dash(data, raw, space(head + 1) + 1, space(head + 2)),
         "request": slices(data, raw, q0 + 1, q1),
         "status": pa.array(_three_digits(raw, q1 + 2), pa.int16()),
         "ts": pc.if_else(pa.array(valid_time), pa.array(ts, pa.int64()).cast(pa.timestamp("ms", tz="UTC")), None),
@@ -139,14 +140,19 @@ def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array
         bytes_end = quote(2) - 1
         quote_count = np.searchsorted(quotes, ends) - first_quote
         ua_end = np.where(quote_count >= 6, quote(5), ends)
-        fields["referrer"] = slices(data, raw, quote(2) + 1, quote(3))
-        fields["user_agent"] = slices(data, raw, quote(4) + 1, ua_end)
+        fields["referrer"] = _text_or_dash(data, raw, quote(2) + 1, quote(3))
+        fields["user_agent"] = _text_or_dash(data, raw, quote(4) + 1, ua_end)
     if fmt == "combined_xff":
-        fields["xff"] = slices(data, raw, quote(6) + 1, quote(7))
+        fields["xff"] = _text_or_dash(data, raw, quote(6) + 1, quote(7))
     fields["bytes"] = slices(data, raw, q1 + 6, bytes_end)
     fields["vhost"] = slices(data, raw, starts, space(0)) if head else pa.nulls(n, pa.string())
     fields.update(cut_request(at, spaces, q0, q1))
-    return _finish(fields)
+    return _finish(fields, dashes_are_null=True)
+
+
+def _text_or_dash(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
+    """Fields cut as `slices` cuts them, null where a field is `-` (how access logs write "no value")."""
+    return slices(data, raw, starts, ends, present=~((ends - starts == 1) & (raw[starts] == _DASH)))
 
 
 def _three_digits(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -217,15 +223,14 @@ def _parse_escaped(lines: pa.Array, fmt: str) -> dict[str, pa.Array]:
     return _finish(fields)
 
 
-def _finish(fields: dict[str, pa.Array]) -> dict[str, pa.Array]:
-    """`-` to null, bytes to integers, `host:port` of vhost_combined split."""
+def _finish(fields: dict[str, pa.Array], dashes_are_null: bool = False) -> dict[str, pa.Array]:
+    """`-` to null (unless it is already), bytes to integers, `host:port` of vhost_combined split."""
     n = len(fields["client"])
     out = dict(fields)
-    out["auth_user"] = dash_to_null(fields["auth_user"])
-    out["referrer"] = dash_to_null(fields["referrer"])
-    out["user_agent"] = dash_to_null(fields["user_agent"])
-    if "xff" in fields:
-        out["xff"] = dash_to_null(fields["xff"])
+    if not dashes_are_null:
+        for name in ("auth_user", "referrer", "user_agent", "xff"):
+            if name in fields:
+                out[name] = dash_to_null(fields[name])
     out["bytes"] = pc.cast(pc.if_else(pc.equal(fields["bytes"], "-"), "0", fields["bytes"]), TYPES["bytes"])
     out["server_port"] = pa.nulls(n, TYPES["server_port"])
     vhost = fields["vhost"]

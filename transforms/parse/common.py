@@ -32,15 +32,6 @@ def complete(fields: dict[str, pa.Array], n: int) -> dict[str, pa.Array]:
     return {name: fields[name] if name in fields else pa.nulls(n, kind) for name, kind in TYPES.items()}
 
 
-def merge_rows(first: dict[str, pa.Array], second: dict[str, pa.Array], first_rows: np.ndarray,
-               second_rows: np.ndarray) -> dict[str, pa.Array]:  # fmt: skip
-    """Fields of two sets of rows, put back in row order: row `first_rows[i]` is `first[...][i]`."""
-    order = np.empty(len(first_rows) + len(second_rows), dtype=np.int64)
-    order[first_rows] = np.arange(len(first_rows))
-    order[second_rows] = len(first_rows) + np.arange(len(second_rows))
-    return {name: pa.concat_arrays([first[name], second[name]]).take(pa.array(order)) for name in first}
-
-
 def dash_to_null(values: pa.Array) -> pa.Array:
     """`-` is how access logs write "no value"."""
     return pc.if_else(pc.equal(values, "-"), None, values)
