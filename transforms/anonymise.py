@@ -48,10 +48,10 @@ def client_identity(text: str) -> bytes | None:
     return None
 
 
-def _distinct(values: pa.Array) -> tuple[list, np.ndarray]:
+def _distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """(the distinct values, null one of them; each row's index into them)."""
     encoded = pc.dictionary_encode(values, null_encoding="encode")
-    indices = encoded.indices.to_numpy(zero_copy_only=False)
-    return encoded.dictionary.to_pylist(), indices
+    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
 
 
 def truncate_prefix(ips: pa.Array, v4_bits: int, v6_bits: int) -> pa.Array:
@@ -61,6 +61,38 @@ def truncate_prefix(ips: pa.Array, v4_bits: int, v6_bits: int) -> pa.Array:
 
 KeyLookup = Callable[[int], "tuple[str, bytes] | None"]
 """Epoch number -> (key id, 32-byte secret), or None when that epoch's key is destroyed."""
+
+
+class _Remembered:
+    """What Python worked out for each text seen so far, held as Arrow arrays.
+
+    A chunk's distinct texts are looked up in one call; Python runs only for texts
+    never seen before, and the arrays are taken from rather than built from Python
+    objects. Past `limit` texts the memory starts afresh, which bounds it.
+    """
+
+    def __init__(self, work_out: Callable[[str | None], tuple], types: tuple[pa.DataType, ...], limit: int):
+        self.work_out, self.types, self.limit = work_out, types, limit
+        self.texts = pa.array([], pa.string())
+        self.values = tuple(pa.array([], kind) for kind in types)
+
+    def lookup(self, texts: pa.Array) -> tuple[pa.Array, ...]:
+        """The values worked out for each of these distinct texts (null one of them)."""
+        if len(self.texts) + len(texts) > self.limit:
+            self.__init__(self.work_out, self.types, self.limit)
+        positions = pc.fill_null(pc.index_in(texts, value_set=self.texts), -1).to_numpy(zero_copy_only=False)
+        new = np.flatnonzero(positions < 0)
+        if len(new):
+            found = [self.work_out(text) for text in texts.take(pa.array(new)).to_pylist()]
+            positions = positions.astype(np.int64)
+            positions[new] = len(self.texts) + np.arange(len(new))
+            self.texts = pa.concat_arrays([self.texts, texts.take(pa.array(new))])
+            self.values = tuple(
+                pa.concat_arrays([known, pa.array([f[i] for f in found], kind)])
+                for i, (known, kind) in enumerate(zip(self.values, self.types, strict=True))
+            )
+        take = pa.array(positions)
+        return tuple(values.take(take) for values in self.values)
 
 
 class ClientAnonymiser:
@@ -78,8 +110,8 @@ class ClientAnonymiser:
     def __init__(self, v4_bits: int = 24, v6_bits: int = 48, key_for_epoch: KeyLookup | None = None):
         self.v4_bits, self.v6_bits = v4_bits, v6_bits
         self.key_for_epoch = key_for_epoch
-        self._networks: dict[str | None, tuple[str | None, int | None]] = {}
-        self._tokens: dict[tuple[str | None, int], tuple[str | None, str | None]] = {}
+        self._networks = _Remembered(self._network, (pa.string(), pa.int8()), self.MAX_REMEMBERED)
+        self._tokens: dict[int, _Remembered] = {}  # per key epoch: client -> token
         self._keyed: dict[int, tuple[str, hmac.HMAC] | None] = {}  # epoch -> (key id, HMAC keyed once)
 
     def columns(self, ips: pa.Array, epochs: np.ndarray) -> tuple[pa.Array, pa.Array, pa.Array, pa.Array]:
@@ -87,69 +119,64 @@ class ClientAnonymiser:
         distinct = _distinct(ips)
         return *self.networks(ips, distinct), *self.tokens(ips, epochs, distinct)
 
-    def networks(self, ips: pa.Array, distinct: tuple[list, np.ndarray] | None = None) -> tuple[pa.Array, pa.Array]:
+    def networks(self, ips: pa.Array, distinct: tuple[pa.Array, np.ndarray] | None = None
+                 ) -> tuple[pa.Array, pa.Array]:  # fmt: skip
         """(`client_net`, `ip_version`) per row."""
-        distinct, indices = distinct or _distinct(ips)
-        found = [self._network(text) for text in distinct]
+        values, indices = distinct or _distinct(ips)
         take = pa.array(indices)
-        return (
-            pa.array([f[0] for f in found], pa.string()).take(take),
-            pa.array([f[1] for f in found], pa.int8()).take(take),
-        )
+        return tuple(column.take(take) for column in self._networks.lookup(values))
 
-    def tokens(self, ips: pa.Array, epochs: np.ndarray, distinct: tuple[list, np.ndarray] | None = None
+    def tokens(self, ips: pa.Array, epochs: np.ndarray, distinct: tuple[pa.Array, np.ndarray] | None = None
                ) -> tuple[pa.Array, pa.Array]:  # fmt: skip
         """(`client_token`, `key_id`) per row: HMAC-SHA-256 of the client under its epoch's key.
 
-        One HMAC per distinct (client, epoch) pair, one key lookup per epoch, each key
-        set up once (an HMAC object copied per client). Rows whose client is neither
-        an address nor a host name, or whose epoch key is destroyed, get null token
-        and key id.
+        One HMAC per distinct (client, epoch) pair a worker meets, one key lookup per
+        epoch, each key set up once (an HMAC object copied per client). Rows whose
+        client is neither an address nor a host name, or whose epoch key is destroyed,
+        get null token and key id.
         """
-        distinct, indices = distinct or _distinct(ips)
+        values, indices = distinct or _distinct(ips)
         if len(indices) == 0:
             return pa.array([], pa.string()), pa.array([], pa.string())
+        epochs = np.asarray(epochs, dtype=np.int64)
         first_epoch = int(epochs.min())
-        pair = (epochs.astype(np.int64) - first_epoch) * len(distinct) + indices
-        pairs, row_to_pair = np.unique(pair, return_inverse=True)
-        found = [self._token(distinct[client], first_epoch + epoch) for epoch, client in
-                 (divmod(p, len(distinct)) for p in pairs.tolist())]  # fmt: skip
+        # (client, epoch) pairs, ordered by epoch: most chunks hold one epoch, so one pair per client
+        pairs, row_to_pair = np.unique((epochs - first_epoch) * len(values) + indices, return_inverse=True)
+        pair_epochs, pair_clients = np.divmod(pairs, len(values))
+        tokens, key_ids = [], []
+        for epoch in np.unique(pair_epochs).tolist():
+            mine = pa.array(pair_clients[pair_epochs == epoch])
+            token = self._tokens_of(first_epoch + epoch).lookup(values.take(mine))[0]
+            key = self._key(first_epoch + epoch) if token.null_count < len(token) else None  # no key made for junk
+            tokens.append(token)
+            key_ids.append(pc.if_else(pc.is_valid(token), key[0] if key else None, pa.scalar(None, pa.string())))
         take = pa.array(row_to_pair.reshape(-1))
-        return (
-            pa.array([f[0] for f in found], pa.string()).take(take),
-            pa.array([f[1] for f in found], pa.string()).take(take),
-        )
+        return pa.concat_arrays(tokens).take(take), pa.concat_arrays(key_ids).take(take)
 
     def _network(self, text: str | None) -> tuple[str | None, int | None]:
-        known = self._networks.get(text)
-        if known is None:
-            parsed = None if text is None else parse_address(text)
-            if parsed is None:
-                known = (None, None)
-            else:
-                version, packed = parsed
-                bits = self.v4_bits if version == 4 else self.v6_bits
-                known = (format_network(version, mask(packed, bits), bits), version)
-            if len(self._networks) >= self.MAX_REMEMBERED:
-                self._networks.clear()
-            self._networks[text] = known
-        return known
+        parsed = None if text is None else parse_address(text)
+        if parsed is None:
+            return None, None
+        version, packed = parsed
+        bits = self.v4_bits if version == 4 else self.v6_bits
+        return format_network(version, mask(packed, bits), bits), version
 
-    def _token(self, text: str | None, epoch: int) -> tuple[str | None, str | None]:
-        known = self._tokens.get((text, epoch))
-        if known is None:
-            identity = None if text is None else client_identity(text)
-            key = None if identity is None else self._key(epoch)
-            if key is None:
-                known = (None, None)
-            else:
-                mac = key[1].copy()
-                mac.update(identity)
-                known = (mac.hexdigest()[:TOKEN_HEX_CHARS], key[0])
-            if len(self._tokens) >= self.MAX_REMEMBERED:
+    def _tokens_of(self, epoch: int) -> _Remembered:
+        if epoch not in self._tokens:
+            if sum(len(known.texts) for known in self._tokens.values()) >= self.MAX_REMEMBERED:
                 self._tokens.clear()
-            self._tokens[(text, epoch)] = known
-        return known
+            self._tokens[epoch] = _Remembered(lambda text: (self._token(text, epoch),), (pa.string(),),
+                                              self.MAX_REMEMBERED)  # fmt: skip
+        return self._tokens[epoch]
+
+    def _token(self, text: str | None, epoch: int) -> str | None:
+        identity = None if text is None else client_identity(text)
+        key = None if identity is None else self._key(epoch)
+        if key is None:
+            return None
+        mac = key[1].copy()
+        mac.update(identity)
+        return mac.hexdigest()[:TOKEN_HEX_CHARS]
 
     def _key(self, epoch: int) -> tuple[str, hmac.HMAC] | None:
         if epoch not in self._keyed:
