@@ -127,29 +127,32 @@ def _read_block(stream: BinaryIO) -> bytes:
 def valid_utf8(complete: bytes) -> bytes:
     """The block with each line that is no UTF-8 decoded with U+FFFD for its bad bytes.
 
-    Only the lines holding an error are re-coded; the rest is checked at the
-    decoder's full speed (a 'replace' decode of a whole block is many times slower).
+    Checked at the decoder's full speed; only when that finds an error are the lines
+    holding non-ASCII bytes checked one by one, and the bad ones re-coded (a 'replace'
+    decode of a whole block is many times slower, and decoding on from each error
+    would read the block again per bad line).
     """
     if complete.isascii():  # the usual case, checked at memory speed
         return complete
-    view = memoryview(complete)
+    try:
+        str(complete, "utf-8")
+        return complete
+    except UnicodeDecodeError:
+        pass
+    raw = np.frombuffer(complete, dtype=np.uint8)
+    line_starts = np.r_[0, np.flatnonzero(raw == _NEWLINE) + 1, len(complete)]
+    suspects = np.unique(np.searchsorted(line_starts, np.flatnonzero(raw >= 0x80), side="right") - 1)
     fixed: list[bytes] = []
     position = 0
-    while True:
+    for start, end in zip(line_starts[suspects].tolist(), line_starts[suspects + 1].tolist(), strict=True):
+        line = complete[start:end]
         try:
-            str(view[position:], "utf-8")
-        except UnicodeDecodeError as error:
-            bad = position + error.start
-            start = complete.rfind(b"\n", 0, bad) + 1
-            end = complete.find(b"\n", bad)
-            end = len(complete) if end < 0 else end
-            fixed += [complete[position:start], complete[start:end].decode("utf-8", "replace").encode()]
+            str(line, "utf-8")
+        except UnicodeDecodeError:
+            fixed += [complete[position:start], line.decode("utf-8", "replace").encode()]
             position = end
-            continue
-        if not fixed:
-            return complete
-        fixed.append(complete[position:])
-        return b"".join(fixed)
+    fixed.append(complete[position:])
+    return b"".join(fixed)
 
 
 def split_lines(complete: bytes) -> pa.Array:
