@@ -41,6 +41,7 @@ import html
 import re
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
 from urllib.parse import unquote, unquote_plus
@@ -479,19 +480,22 @@ def _list_array(rows: int, rows_hit: np.ndarray, flags: np.ndarray, names: pa.Ar
     return pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(columns, pa.int64())))
 
 
-_shared: list[AttackDetector] = []
+_shared: list[Future[AttackDetector]] = []
 _shared_lock = threading.Lock()
 
 
-def shared_detector() -> AttackDetector:
-    """The detector of the rules in `attack_rules`, compiled once per process.
+def shared_detector() -> Future[AttackDetector]:
+    """The detector of the rules in `attack_rules`, compiled once per process, in the background.
 
-    Worker threads of one process share it: it holds only patterns, so concurrent
-    calls are safe, and compiling it (a quarter of a second) once is enough.
+    Compiling takes a quarter of a second of Python; started when a worker sets up,
+    it is done by the time the first chunk is read and parsed. Worker threads of one
+    process share the detector: it holds only patterns, so concurrent calls are safe.
     """
     with _shared_lock:
         if not _shared:
-            _shared.append(AttackDetector())
+            compiler = ThreadPoolExecutor(1, thread_name_prefix="attack-rules")
+            _shared.append(compiler.submit(AttackDetector))
+            compiler.shutdown(wait=False)  # its thread ends once the detector is compiled
         return _shared[0]
 
 
@@ -499,7 +503,11 @@ class DetectAttacks(beam.DoFn):
     """Batch of parsed requests -> the same rows with `attack_families` and `rule_ids` filled in."""
 
     def setup(self) -> None:
-        self.detector = shared_detector()
+        self.compiled = shared_detector()
+
+    @property
+    def detector(self) -> AttackDetector:
+        return self.compiled.result()
 
     def process(self, batch: Batch) -> Iterator[Batch]:
         table = batch.table
