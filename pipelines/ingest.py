@@ -132,7 +132,7 @@ class CommitRun(beam.DoFn):
     def setup(self) -> None:
         storage.configure(self.run.config.storage.s3)
 
-    def process(self, records: list[dict]):
+    def process(self, _, records: list[dict]):
         run = self.run
         files = sorted((r for r in records if "sha256" in r), key=lambda r: r["path"])
         stats = [r for r in records if "lines_read" in r]
@@ -215,11 +215,12 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         write("WriteAnonymitySets", anonymity_sets, "audit", "anonymity_sets"),
         parsed.stats,
     )
+    every_record = records | "AllRecords" >> beam.Flatten()
+    # Once, when every record is in: the records reach the commit as a side input.
     return (
-        records
-        | "AllRecords" >> beam.Flatten()
-        | "OneList" >> beam.combiners.ToList()
-        | "Commit" >> beam.ParDo(CommitRun(run))
+        pipeline
+        | "Once" >> beam.Impulse()
+        | "Commit" >> beam.ParDo(CommitRun(run), records=beam.pvalue.AsList(every_record))
     )
 
 
