@@ -6,7 +6,9 @@
     python -m pipelines.bench --no-s3              # without the run with every zone on a local S3 endpoint
     python -m pipelines.bench --format-lines 0     # without the parse rate of each format (1,000,000 lines each)
 
-Each measured run is its own process, so its peak resident memory is its own
+`logshroud ingest` is measured as it runs by default (in-process, a worker thread
+per core), with one worker, and with worker processes when asked. Each measured
+run is its own process, so its peak resident memory is its own
 (`wait4` reports it). The baseline is the same job written the textbook way, one
 line per Beam element: ReadFromText, a Python regex per line, `ipaddress` per
 line, WriteToParquet. It is run on a smaller slice of the same log (it is slow)
@@ -181,12 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     results = []
 
     ingest = [sys.executable, "-m", "pipelines.cli", "ingest", "--input", str(log), "--as-of", AS_OF]
-    seconds, rss = measure([*ingest, "--config", str(workspace(root, "ingest"))])
-    results.append(report("logshroud ingest (in-process runner)", args.lines, size, seconds, rss))
+    threads = os.cpu_count() or 1
+    runs = [
+        (f"logshroud ingest (in-process, {threads} worker threads)", "ingest", []),
+        ("logshroud ingest (in-process, 1 worker)", "ingest-1-worker", ["--direct_num_workers=1"]),
+    ]
     if args.workers > 1:
-        parallel = [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
-        seconds, rss = measure([*ingest, "--config", str(workspace(root, "ingest-workers")), *parallel])
-        results.append(report(f"logshroud ingest ({args.workers} worker processes)", args.lines, size, seconds, rss))
+        processes = [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
+        runs.append((f"logshroud ingest ({args.workers} worker processes)", "ingest-processes", processes))
+    for label, folder, options in runs:
+        seconds, rss = measure([*ingest, "--config", str(workspace(root, folder)), *options])
+        results.append(report(label, args.lines, size, seconds, rss))
+    one_worker = results[1]["lines_per_s"]
+    for figures in (results[0], *results[2:]):
+        print(f"{figures['run']}: {figures['lines_per_s'] / one_worker:.2f} x one worker", flush=True)
 
     if args.s3:
         with s3_endpoint() as (endpoint, env):

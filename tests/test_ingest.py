@@ -269,10 +269,25 @@ def test_cli_one_line_errors(workspace: Workspace, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("given", "passed_on"),
+    [
+        ([], ["--runner=FnApiRunner", f"--direct_num_workers={os.cpu_count()}"]),
+        (["--direct_num_workers=1"], ["--direct_num_workers=1", "--runner=FnApiRunner"]),
+        (["--direct_running_mode=multi_processing", "--direct_num_workers=2"],
+         ["--direct_running_mode=multi_processing", "--direct_num_workers=2", "--runner=FnApiRunner"]),
+        (["--runner=PortableRunner", "--job_endpoint=embed"], ["--runner=PortableRunner", "--job_endpoint=embed"]),
+    ],
+    ids=["default", "one-worker", "worker-processes", "another-runner"],
+)  # fmt: skip
+def test_ingest_runs_in_process_with_a_worker_thread_per_core_unless_told_otherwise(given, passed_on) -> None:
+    assert ingest.runner_options(given) == passed_on
+
+
+@pytest.mark.parametrize(
     "beam_args",
-    [[], ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
+    [[], ["--direct_num_workers=1"], ["--direct_num_workers=2", "--direct_running_mode=multi_processing"],
      ["--direct_num_workers=2", "--direct_running_mode=multi_threading"]],
-    ids=["one-worker", "two-processes", "two-threads"],
+    ids=["default-worker-threads", "one-worker", "two-processes", "two-threads"],
 )  # fmt: skip
 def test_split_files_give_the_same_rows_and_line_numbers_on_every_worker_setup(make_workspace, beam_args) -> None:
     ws = make_workspace(input__range_bytes=20_000, input__chunk_lines=300)

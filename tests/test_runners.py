@@ -20,7 +20,8 @@ from transforms.schema import DATASETS
 AS_OF = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
 PROJECT = Path(__file__).resolve().parents[1]
 RUNNERS = {
-    "fnapi": [],
+    "fnapi": [],  # the default: in-process, a worker thread per core
+    "fnapi-1-worker": ["--direct_num_workers=1"],
     "direct-2-processes": ["--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"],
     "portable-loopback": ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK"],
     "portable-setup-file": ["--runner=PortableRunner", "--job_endpoint=embed", "--environment_type=LOOPBACK",
