@@ -295,7 +295,7 @@ def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_lin
             if cut < 0:
                 carry += block
                 continue
-            complete, carry = carry + block[: cut + 1], block[cut + 1 :]
+            complete, carry = b"".join((carry, memoryview(block)[: cut + 1])), block[cut + 1 :]  # one copy
             lines = split_lines(complete)
             range_ends = limit is not None and consumed + len(complete) >= limit
             if range_ends:  # keep the lines that start before the range's end, then stop
