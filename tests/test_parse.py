@@ -58,10 +58,17 @@ def parse_one(line: str, fmt: str = "combined") -> dict:
         (COMBINED + "\r", "combined", {"user_agent": "Mozilla/4.08"}),
         ('192.0.2.1 - - [29/Feb/2024:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"', "combined", {
             "ts": dt.datetime(2024, 2, 29, 10, tzinfo=UTC)}),
+        ('192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 999999999999999999 "-" "-"',
+         "combined", {"bytes": 999_999_999_999_999_999}),
+        ('192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 12345678901234567890 "-" "-"',
+         "combined", {"bytes": None, "status": 200}),
+        ('192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] "GET /\\" HTTP/1.1" 200 12345678901234567890 "-" "-"',
+         "combined", {"bytes": None, "target": '/"'}),
     ],
     ids=["combined", "dashes", "ipv6-and-offset", "mapped", "hostname", "no-request", "tls-bytes",
          "escaped-quotes", "hex-escapes", "space-in-target", "http09", "unterminated-user-agent", "common",
-         "vhost", "vhost-ipv6", "crlf", "leap-day"],
+         "vhost", "vhost-ipv6", "crlf", "leap-day", "bytes-18-digits", "bytes-past-int64",
+         "bytes-past-int64-escaped"],
 )  # fmt: skip
 def test_parses(line: str, fmt: str, expected: dict) -> None:
     row = parse_one(line, fmt)

@@ -26,10 +26,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.parse.common import (
+    INT64_DIGITS,
     METHOD,
     TYPES,
     clf_times,
     dash_to_null,
+    decimals,
     empty_fields,
     split_request,
     text_times,
@@ -144,7 +146,7 @@ def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array
         fields["user_agent"] = _text_or_dash(data, raw, quote(4) + 1, ua_end)
     if fmt == "combined_xff":
         fields["xff"] = _text_or_dash(data, raw, quote(6) + 1, quote(7))
-    fields["bytes"] = slices(data, raw, q1 + 6, bytes_end)
+    fields["bytes"] = _byte_counts(raw, q1 + 6, bytes_end)
     fields["vhost"] = slices(data, raw, starts, space(0)) if head else pa.nulls(n, pa.string())
     fields.update(cut_request(at, spaces, q0, q1))
     return _finish(fields, dashes_are_null=True)
@@ -153,6 +155,14 @@ def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array
 def _text_or_dash(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> pa.Array:
     """Fields cut as `slices` cuts them, null where a field is `-` (how access logs write "no value")."""
     return slices(data, raw, starts, ends, present=~((ends - starts == 1) & (raw[starts] == _DASH)))
+
+
+def _byte_counts(raw: np.ndarray, begin: np.ndarray, end: np.ndarray) -> pa.Array:
+    """Response sizes read off the digits: `-` (nothing sent) is 0, a number too long for int64 null."""
+    value, valid = decimals(raw, begin, end, fraction=False)
+    dash = (end - begin == 1) & (raw[begin] == _DASH)
+    valid |= dash
+    return pa.array(np.where(valid & ~dash, value, 0).astype(np.int64), TYPES["bytes"], mask=~valid)
 
 
 def _three_digits(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -231,7 +241,11 @@ def _finish(fields: dict[str, pa.Array], dashes_are_null: bool = False) -> dict[
         for name in ("auth_user", "referrer", "user_agent", "xff"):
             if name in fields:
                 out[name] = dash_to_null(fields[name])
-    out["bytes"] = pc.cast(pc.if_else(pc.equal(fields["bytes"], "-"), "0", fields["bytes"]), TYPES["bytes"])
+    if not pa.types.is_integer(fields["bytes"].type):  # as text, from lines with escapes
+        size = fields["bytes"]
+        fits = pc.less_equal(pc.utf8_length(size), INT64_DIGITS)
+        size = pc.if_else(pc.equal(size, "-"), "0", pc.if_else(fits, size, pa.scalar(None, pa.string())))
+        out["bytes"] = pc.cast(size, TYPES["bytes"])
     out["server_port"] = pa.nulls(n, TYPES["server_port"])
     vhost = fields["vhost"]
     if vhost.null_count < n:

@@ -102,32 +102,33 @@ def digits(raw: np.ndarray, at: np.ndarray, width: int) -> tuple[np.ndarray, np.
     return value, ok
 
 
-_MAX_DIGITS = 18  # what an int64 holds
-_POWERS_OF_TEN = 10 ** np.arange(_MAX_DIGITS + 1, dtype=np.int64)
+INT64_DIGITS = 18  # digits any int64 holds
+_POWERS_OF_TEN = 10 ** np.arange(INT64_DIGITS + 1, dtype=np.int64)
 
 
 def decimals(raw: np.ndarray, begin: np.ndarray, end: np.ndarray, fraction: bool = True
              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
     """(value, valid?) of the numbers written in `raw[begin:end]`: `200`, `-1`, and with a fraction `0.012`.
 
-    Anything else (`-` for no value, an empty field) is not valid. The bytes of all rows
-    are read at once as a rows x widest-number grid; the value is the digits as one
-    integer divided by a power of ten, as exact as parsing the text.
+    Anything else (`-` for no value, an empty field, more than `INT64_DIGITS` digits) is
+    not valid. The bytes of all rows are read at once as a rows x widest-number grid; the
+    value is the digits as one integer divided by a power of ten, as exact as parsing the
+    text. Without `fraction`, only integers are valid and the values are int64.
     """
     last = len(raw) - 1
     negative = (raw[np.minimum(begin, last)] == ord("-")) & (end - begin > 1)
     at = begin + negative
     length = end - at
-    width = max(int(np.clip(length.max(initial=0), 0, _MAX_DIGITS + 1)), 1)
+    width = max(int(np.clip(length.max(initial=0), 0, INT64_DIGITS + 1)), 1)
     windows = sliding_window_view(raw, width)  # each row's bytes: one gather, no index grid
     grid = windows[np.minimum(at, len(raw) - width)] - np.uint8(48)  # digits 0-9; any other byte wraps past 9
     digit = (grid <= 9) & (np.arange(width) < length[:, None])
     digits_after = np.cumsum(digit[:, ::-1], axis=1, dtype=np.int8)[:, ::-1] - digit  # a digit weighs 10 ** this
     mantissa = (np.where(digit, grid, 0) * _POWERS_OF_TEN[digits_after]).sum(axis=1)
     count = digit.sum(axis=1)
-    ok = (length > 0) & (count > 0) & (count <= _MAX_DIGITS)
+    ok = (length > 0) & (count > 0) & (count <= INT64_DIGITS)
     if not fraction:
-        return np.where(negative, -mantissa, mantissa).astype(np.float64), ok & (count == length)
+        return np.where(negative, -mantissa, mantissa), ok & (count == length)  # int64, exact
     dot = (grid == np.uint8(ord(".") + 256 - 48)) & (np.arange(width) < length[:, None])  # "." wrapped as well
     ok &= (dot.sum(axis=1) <= 1) & (count + dot.sum(axis=1) == length)  # digits and one dot at most
     decimal_places = (digit & (np.cumsum(dot, axis=1) > 0)).sum(axis=1)
