@@ -69,8 +69,11 @@ def parse_all(spec, lines: list[str]):
          '{"c": "192.0.2.8", "t": 1764064800250, "s": 503, "p": "/x"}', {
             "client": "192.0.2.8", "ts": dt.datetime(2025, 11, 25, 10, 0, 0, 250000, tzinfo=UTC), "status": 503,
             "target": "/x", "method": None}),
+        ("nginx_json", nginx(status="99999"), {"status": None, "bytes": 99, "path": "/a"}),
+        ("caddy_json", caddy(status=70000), {"status": None, "bytes": 612}),
     ],
-    ids=["caddy", "caddy-ipv6-no-headers", "caddy-xff", "nginx", "nginx-tls-bytes", "nginx-iso-z", "custom-epoch-ms"],
+    ids=["caddy", "caddy-ipv6-no-headers", "caddy-xff", "nginx", "nginx-tls-bytes", "nginx-iso-z", "custom-epoch-ms",
+         "nginx-status-past-int16", "caddy-status-past-int16"],
 )  # fmt: skip
 def test_json_formats(spec, line: str, expected: dict) -> None:
     row = row_of(spec, line)

@@ -224,7 +224,8 @@ def typed_fields(raw: dict[str, tuple[pa.Array, str]], n: int) -> dict[str, pa.A
         fields["target"] = pc.if_else(pc.is_valid(query), with_query, fields["path"])
     if "bytes" in fields:  # `-`: no body
         fields["bytes"] = pc.fill_null(fields["bytes"], 0)
-    typed = {name: pc.cast(fields[name], kind) if name in fields else pa.nulls(n, kind) for name, kind in TYPES.items()}
+    typed = {name: _cast_fitting(fields[name], kind) if name in fields else pa.nulls(n, kind)
+             for name, kind in TYPES.items()}  # fmt: skip
     return typed | {name: values for name, values in fields.items() if name.startswith("_")}
 
 
@@ -264,9 +265,18 @@ def _per_distinct(values: pa.Array, marker: str, decode) -> pa.Array:
     return pc.replace_with_mask(distinct, holding, decoded).take(encoded.indices)
 
 
-_INTEGER = r"^[0-9]+$"
+_INTEGER = r"^[0-9]{1,18}$"  # 18 digits: what any int64 holds; longer numbers are null
 _LAST_STATUS = r"(?P<status>[0-9]{3})$"
 _NUMBER = r"^-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+
+
+def _cast_fitting(values: pa.Array, kind: pa.DataType) -> pa.Array:
+    """`values` as `kind`; an integer it cannot hold is null (a status of 99999 is no status)."""
+    if pa.types.is_integer(kind) and pa.types.is_integer(values.type) and kind.bit_width < values.type.bit_width:
+        bound = 2 ** (kind.bit_width - 1)
+        fits = pc.and_(pc.greater_equal(values, -bound), pc.less(values, bound))
+        values = pc.if_else(fits, values, pa.scalar(None, values.type))
+    return pc.cast(values, kind)
 
 
 def _summed(listed: str) -> str:
