@@ -13,9 +13,10 @@ held as Arrow tables, and writes:
 - `<audit>/manifests/<run_id>.json`: the proof that every line read is a row, a
   quarantine record or a directive (W3C `#Fields:` lines), and of every file written.
 
-Any Beam option passes through. In-process (the default, FnApiRunner):
+Any Beam option passes through. In-process (the default: FnApiRunner, a worker thread per core):
 
     logshroud ingest --input 'logs/*.gz'
+    logshroud ingest --input 'logs/*.gz' --direct_num_workers=1
     logshroud ingest --input 'logs/*.gz' --direct_num_workers=2 --direct_running_mode=multi_processing
 
 On Dataflow, Flink or Spark (see the README's "Runners" section):
