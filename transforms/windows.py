@@ -43,14 +43,18 @@ def login_pattern(globs: Iterable[str]) -> str:
 
 def _groups(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows grouped by equal integer keys: (row order sorted by the keys, first key most
-    significant; where each group starts in that order; the group number of each row)."""
+    significant; where each group starts in that order; the group number of each row).
+
+    Rows of a group come in no set order: callers take from a group's first row only
+    what every row of the group shares.
+    """
     keys = tuple(key - key.min() if len(key) else key for key in keys)
     spans = [int(key.max()) + 1 if len(key) else 1 for key in keys]
     if np.prod(spans, dtype=object) < 2**62:  # one integer per row: one sort instead of one per key
         composite = np.zeros(len(keys[0]), dtype=np.int64)
         for key, span in zip(keys, spans, strict=True):
             composite = composite * span + key
-        order = np.argsort(composite, kind="stable")
+        order = np.argsort(composite)
         ordered = composite[order]
         changed = np.r_[True, ordered[1:] != ordered[:-1]] if len(order) else np.zeros(0, dtype=bool)
     else:
