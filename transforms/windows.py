@@ -76,7 +76,7 @@ def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
 
 def _sums(values: np.ndarray, order: np.ndarray, starts: np.ndarray, dtype: type = np.int64) -> pa.Array:
     """Sum of `values` per group (groups as `_groups` gives them)."""
-    sums = np.add.reduceat(values[order].astype(dtype), starts) if len(order) else np.zeros(0, dtype)
+    sums = np.add.reduceat(values[order], starts, dtype=dtype) if len(order) else np.zeros(0, dtype)
     return pa.array(sums)
 
 
@@ -106,16 +106,17 @@ def activity(table: pa.Table, login: str) -> pa.Table:
     order, starts, _ = _groups(minute, clients, paths)
     first = order[starts]
     # Activity crosses the shuffle, so it is kept small: strings go as dictionaries (codes,
-    # and each distinct value once), numbers as 32 bits (a row counts requests of one chunk).
-    # A client's token and key id change with the key epoch, which a chunk may span: a
-    # client in each epoch is a value of its own.
+    # and each distinct value once), the client's five columns as one dictionary of structs,
+    # numbers as 32 bits (a row counts requests of one chunk). A client's token and key id
+    # change with the key epoch, which a chunk may span: a client in each epoch is a value
+    # of its own.
     keys, _ = _codes(table["key_id"])
     pair_order, pair_starts, pair = _groups(clients, keys)
-    codes = pa.array(pair[first].astype(np.int32))
     pair_first = pa.array(pair_order[pair_starts])
-    columns = {
-        name: pa.DictionaryArray.from_arrays(codes, table[name].combine_chunks().take(pair_first)) for name in _CLIENT
-    }
+    client_values = pa.StructArray.from_arrays(
+        [table[name].combine_chunks().take(pair_first) for name in _CLIENT], names=list(_CLIENT)
+    )
+    columns = {"client": pa.DictionaryArray.from_arrays(pa.array(pair[first].astype(np.int32)), client_values)}
     columns["minute"] = pa.array(minute[first].astype(np.int32))
     columns["path"] = pa.DictionaryArray.from_arrays(pa.array(paths[first].astype(np.int32)), path_values)
     for name, flag in flags.items():
@@ -126,14 +127,28 @@ def activity(table: pa.Table, login: str) -> pa.Table:
 def by_hour(rows: pa.Table) -> Iterator[tuple[int, pa.Table]]:
     """(UTC hour since the epoch, its activity rows); rows come sorted by minute.
 
-    Each hour's rows are copied out, not sliced: a slice would carry the whole
-    table's buffers through the shuffle.
+    Each hour's rows are copied out, not sliced, and keep only the dictionary values
+    they use: a slice would carry the whole table's buffers through the shuffle.
     """
     hours = rows["minute"].to_numpy() // 60
     edges = np.flatnonzero(np.diff(hours)) + 1
+    whole = len(edges) == 0
     for start, end in zip(np.r_[0, edges], np.r_[edges, len(hours)], strict=True):
         if end > start:
-            yield int(hours[start]), rows.take(pa.array(np.arange(start, end)))
+            piece = rows if whole else rows.take(pa.array(np.arange(start, end)))
+            yield int(hours[start]), piece if whole else _used_values_only(piece)
+
+
+def _used_values_only(table: pa.Table) -> pa.Table:
+    """The table with each dictionary column's dictionary cut to the values its rows use."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            column = table[field.name].combine_chunks()
+            codes = column.indices.to_numpy(zero_copy_only=False)
+            used, recoded = np.unique(codes, return_inverse=True)
+            trimmed = pa.DictionaryArray.from_arrays(pa.array(recoded.astype(np.int32)), column.dictionary.take(used))
+            table = table.set_column(i, field.name, trimmed)
+    return table
 
 
 class ClientActivity(beam.DoFn):
@@ -156,22 +171,10 @@ class _Coded:
     values: pa.Array
 
     @classmethod
-    def of(cls, column: pa.ChunkedArray) -> _Coded:
-        """Of a dictionary column whose chunks each have a dictionary of their own (one per
-        batch of activity): only the dictionaries are hashed, never a string per row."""
-        chunks = column.chunks
-        if not chunks:
-            return cls(np.zeros(0, dtype=np.int64), pa.array([], column.type.value_type))
-        merged = pc.dictionary_encode(pa.concat_arrays([c.dictionary for c in chunks]), null_encoding="encode")
-        to_merged = merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-        offsets = np.cumsum([0] + [len(c.dictionary) for c in chunks[:-1]])
-        codes = np.concatenate(
-            [
-                to_merged[offset + c.indices.to_numpy(zero_copy_only=False)]
-                for offset, c in zip(offsets, chunks, strict=True)
-            ]
-        )
-        return cls(codes, merged.dictionary)
+    def of(cls, values: pa.Array, rows: np.ndarray) -> _Coded:
+        """Row i holds `values[rows[i]]`, where values may repeat: only the values are hashed."""
+        merged = pc.dictionary_encode(values, null_encoding="encode")
+        return cls(merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)[rows], merged.dictionary)
 
     def at(self, rows: np.ndarray) -> pa.Array:
         return self.values.take(pa.array(self.codes[rows]))
@@ -193,11 +196,15 @@ class HourActivity:
 
     @classmethod
     def of(cls, batches: Iterable[Batch]) -> HourActivity:
+        """The batches' activity, each batch's dictionaries merged: no string per row is touched."""
         rows = pa.concat_tables([b.table for b in batches])
+        clients, client_rows = _dictionaries(rows["client"])
+        paths, path_rows = _dictionaries(rows["path"])
+        strings = {name: _Coded.of(clients.field(name), client_rows) for name in _CLIENT}
         return cls(
             rows["minute"].to_numpy().astype(np.int64),
             {name: rows[name].to_numpy().astype(np.int64) for name in _COUNTS},
-            {name: _Coded.of(rows[name]) for name in (*_CLIENT, "path")},
+            strings | {"path": _Coded.of(paths, path_rows)},
         )
 
     def __len__(self) -> int:
@@ -209,6 +216,16 @@ class HourActivity:
             {name: count[keep] for name, count in self.counts.items()},
             {name: coded.filter(keep) for name, coded in self.strings.items()},
         )
+
+
+def _dictionaries(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """(every chunk's dictionary one after the other; each row's index into them) of a dictionary column."""
+    chunks = column.chunks
+    if not chunks:
+        return pa.array([], column.type.value_type), np.zeros(0, dtype=np.int64)
+    offsets = np.cumsum([0] + [len(c.dictionary) for c in chunks[:-1]])
+    rows = [offset + c.indices.to_numpy(zero_copy_only=False) for offset, c in zip(offsets, chunks, strict=True)]
+    return pa.concat_arrays([c.dictionary for c in chunks]), np.concatenate(rows).astype(np.int64)
 
 
 def _window_table(rows: HourActivity, minutes: int, clients: np.ndarray) -> pa.Table:
