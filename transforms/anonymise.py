@@ -83,10 +83,11 @@ class _Remembered:
         positions = pc.fill_null(pc.index_in(texts, value_set=self.texts), -1).to_numpy(zero_copy_only=False)
         new = np.flatnonzero(positions < 0)
         if len(new):
-            found = [self.work_out(text) for text in texts.take(pa.array(new)).to_pylist()]
+            new_texts = texts.take(pa.array(new))
+            found = [self.work_out(text) for text in new_texts.to_pylist()]
             positions = positions.astype(np.int64)
             positions[new] = len(self.texts) + np.arange(len(new))
-            self.texts = pa.concat_arrays([self.texts, texts.take(pa.array(new))])
+            self.texts = pa.concat_arrays([self.texts, new_texts])
             self.values = tuple(
                 pa.concat_arrays([known, pa.array([f[i] for f in found], kind)])
                 for i, (known, kind) in enumerate(zip(self.values, self.types, strict=True))

@@ -132,11 +132,12 @@ def by_hour(rows: pa.Table) -> Iterator[tuple[int, pa.Table]]:
     """
     hours = rows["minute"].to_numpy() // 60
     edges = np.flatnonzero(np.diff(hours)) + 1
-    whole = len(edges) == 0
+    if len(edges) == 0:  # one hour: the table is that hour's, as it is
+        if len(hours):
+            yield int(hours[0]), rows
+        return
     for start, end in zip(np.r_[0, edges], np.r_[edges, len(hours)], strict=True):
-        if end > start:
-            piece = rows if whole else rows.take(pa.array(np.arange(start, end)))
-            yield int(hours[start]), piece if whole else _used_values_only(piece)
+        yield int(hours[start]), _used_values_only(rows.take(pa.array(np.arange(start, end))))
 
 
 def _used_values_only(table: pa.Table) -> pa.Table:
@@ -165,7 +166,7 @@ class ClientActivity(beam.DoFn):
 
 @dataclass(frozen=True)
 class _Coded:
-    """A string column as an integer code per row into its distinct values."""
+    """A column as an integer code per row into its distinct values."""
 
     codes: np.ndarray
     values: pa.Array
