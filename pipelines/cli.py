@@ -23,6 +23,7 @@ import os
 import sys
 import traceback
 
+from transforms import allocators
 from transforms.errors import LogshroudError, redact
 
 # job -> (module with `main(argv) -> exit code`, what it does)
@@ -60,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    allocators.tune()  # before Arrow is first used
     argv = list(argv)
     debug = "--debug" in argv
     if debug:

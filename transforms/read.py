@@ -229,9 +229,11 @@ def scan_range(rng: Range) -> RangeScan:
             block = stream.read(min(_READ_BYTES, stop - position))
             if not block:
                 break
-            count += block.count(b"\n", 0, max(counted - (position - begin), 0))
+            ours = np.frombuffer(block, np.uint8)[: max(counted - (position - begin), 0)]
+            count += int(np.count_nonzero(ours == _NEWLINE))  # numpy lets other worker threads run meanwhile
             # The last directive: in the block, else across the joint with the block before.
-            found = block.rfind(_FIELDS_LINE)
+            # Access logs hardly ever hold a `#`, found at memchr's speed: most blocks need no search.
+            found = block.rfind(_FIELDS_LINE) if b"#" in block else -1
             if found >= 0:
                 directive_at = position + found
             elif (found := (tail + block[:overlap]).rfind(_FIELDS_LINE)) >= 0:
