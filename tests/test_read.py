@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,11 @@ def read_all(path: Path, range_bytes: int, chunk_lines: int = 1000) -> list[tupl
 
 
 def edge_cases(range_bytes: int) -> dict[str, bytes]:
-    """Files whose line ends fall exactly on, one before and one after each range edge."""
+    """Files whose line ends fall exactly on, one before and one after each range edge.
+
+    Each file is four ranges long, so its ranges are `range_bytes` each and the edges lie
+    at its multiples.
+    """
 
     def lines_ending_at(offset: int) -> bytes:
         # Lines of 10 bytes ("lineNNNNN\n"), then one line sized so that a newline ends at byte `offset`.
@@ -38,7 +43,9 @@ def edge_cases(range_bytes: int) -> dict[str, bytes]:
         for edge in (1, 2, 3):
             target = edge * range_bytes + shift
             data += lines_ending_at(target - len(data)) if target > len(data) else b""
-        files[f"newline-ends-at-edge{shift:+d}"] = data + b"tail line without newline"
+        files[f"newline-ends-at-edge{shift:+d}"] = data + b"tail line without newline".ljust(
+            4 * range_bytes - len(data), b"!"
+        )
     return files
 
 
@@ -50,7 +57,8 @@ def test_every_line_exactly_once_across_range_edges(tmp_path: Path, range_bytes:
     path.write_bytes(data)
     expected = list(enumerate(data.decode().split("\n"), start=1))
     got = read_all(path, range_bytes, chunk_lines=7)
-    assert len(plan_ranges([StoredFile(str(path), len(data))], range_bytes)) >= 3
+    ranges = plan_ranges([StoredFile(str(path), len(data))], range_bytes)
+    assert [(r.start, r.end) for r in ranges] == [(i * range_bytes, (i + 1) * range_bytes) for i in range(4)]
     assert got == expected
 
 
@@ -68,6 +76,15 @@ def test_small_files_at_every_range_size(tmp_path: Path, data: bytes, range_byte
         lines.pop()
     got = read_all(path, range_bytes, chunk_lines=2)
     assert got == [(i, t.rstrip("\r")) for i, t in enumerate(lines, start=1)]
+
+
+@pytest.mark.parametrize(
+    "size, range_bytes, edges",
+    [(20, 10, [0, 10, 20]), (11, 10, [0, 5, 11]), (100, 30, [0, 25, 50, 75, 100]), (233, 64, [0, 58, 116, 174, 233])],
+)
+def test_plain_files_split_into_equal_ranges_of_at_most_range_bytes(size: int, range_bytes: int, edges: list) -> None:
+    ranges = plan_ranges([StoredFile("a.log", size)], range_bytes)
+    assert [(r.index, r.start, r.end) for r in ranges] == [(i, *e) for i, e in enumerate(itertools.pairwise(edges))]
 
 
 def test_compressed_files_are_one_range(tmp_path: Path) -> None:

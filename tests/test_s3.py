@@ -147,7 +147,7 @@ def test_ranges_of_an_s3_object_read_every_line_once(s3_endpoint: str, s3) -> No
         for i, text in enumerate(chunk.lines.to_pylist())
     ]
     assert got == list(enumerate(data.decode().splitlines(), start=1))
-    assert ranges[0] == Range(path, 0, 0, 10_000)
+    assert ranges[0] == Range(path, 0, 0, len(data) // len(ranges))
 
 
 def run_cli(tmp_path: Path, config: Path, source: str, env: dict | None = None) -> subprocess.CompletedProcess:

@@ -173,8 +173,8 @@ def split_lines(complete: bytes) -> pa.Array:
 class Range:
     """The part of an input one worker reads: the lines that *start* in [start, end).
 
-    Plain files above `input.range_bytes` are split into ranges so workers share them;
-    a compressed file is one range (`end` None), since it can only be read from
+    Plain files above `input.range_bytes` are split into equal ranges of at most that
+    size, so workers share them; a compressed file is one range (`end` None), since it can only be read from
     its beginning.
     """
 
@@ -193,7 +193,8 @@ def plan_ranges(inputs: list[storage.StoredFile], range_bytes: int) -> list[Rang
         if stored.path.endswith(_COMPRESSED) or stored.size <= range_bytes:
             ranges.append(Range(stored.path, 0))
             continue
-        edges = list(range(0, stored.size, range_bytes)) + [stored.size]
+        count = -(-stored.size // range_bytes)  # ranges of equal size, so that workers finish together
+        edges = [stored.size * i // count for i in range(count + 1)]
         ranges += [Range(stored.path, i, s, e) for i, (s, e) in enumerate(itertools.pairwise(edges))]
     return ranges
 
