@@ -175,3 +175,15 @@ def test_escaped_lines_check_their_time_digit_by_digit_too() -> None:
     assert parsed.rows.tolist() == [1]
     assert parsed.reasons.to_pylist() == ["bad_timestamp"]
     assert parsed.fields["ts"].to_pylist() == [dt.datetime(2026, 2, 28, 10, tzinfo=UTC)]
+
+
+def test_runs_of_equal_times_each_keep_their_own_time_and_validity() -> None:
+    """Times are read once per run of equal texts: runs, single lines and bad times between them stay apart."""
+    times = ["24/Nov/2026:10:00:00 +0000"] * 3 + ["24/Nov/2026:10:00:01 +0000", "31/Feb/2026:10:00:01 +0000"] * 2
+    times += ["24/Nov/2026:10:00:01 +0100"] * 2 + ["24/Nov/2026:10:00:00 +0000"]
+    lines = [COMBINED.replace("10/Oct/2000:13:55:36 -0700", t) for t in times]
+    parsed = parse_lines(pa.array(lines), "combined", 65536)
+    assert parsed.rows.tolist() == [0, 1, 2, 3, 5, 7, 8, 9]
+    assert parsed.reasons.to_pylist() == ["bad_timestamp"] * 2
+    expected = [dt.datetime.strptime(times[row], "%d/%b/%Y:%H:%M:%S %z") for row in parsed.rows]
+    assert parsed.fields["ts"].to_pylist() == expected

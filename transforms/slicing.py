@@ -99,7 +99,7 @@ def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarra
     # `length` bytes of each view and reads no further.
     views = np.empty((n, 2), dtype=np.uint64)
     if n:
-        words = _unaligned(raw)
+        words = unaligned_words(raw)
         at = np.clip(starts, 0, len(raw) - _INLINE)  # rows left null may point anywhere
         views[:, 0] = lengths.astype(np.uint64) | (words[at] << np.uint64(32))
         views[:, 1] = words[at + 4]
@@ -114,7 +114,7 @@ def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarra
     return array.cast(pa.binary()).view(pa.string())
 
 
-def _unaligned(raw: np.ndarray) -> np.ndarray:
+def unaligned_words(raw: np.ndarray) -> np.ndarray:
     """The 8 bytes at each position of `raw` as one little-endian integer: a view, nothing copied.
 
     A string view reads them at its start and 4 bytes on; `_PADDING` past the data
