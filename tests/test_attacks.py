@@ -28,7 +28,7 @@ from pipelines.generate import LogSpec, write_log
 from pipelines.saved_queries import SAVED
 from tests.conftest import SHARED
 from transforms.attack_rules import FAMILIES, QUERY_VALUE, REFERRER, RULES, TARGET, USER_AGENT, Rule
-from transforms.attacks import AttackDetector, normalise, required_literals
+from transforms.attacks import AttackDetector, RememberedHits, normalise, required_literals
 from transforms.config import log_format
 from transforms.parse import parse_lines
 
@@ -155,6 +155,18 @@ def test_prefilter_and_routing_change_no_result(detector: AttackDetector, sample
     fields = parsed(lines).fields
     columns = (fields["target"], fields["referrer"], fields["user_agent"])
     assert detector.columns(*columns) == exhaustive.columns(*columns)
+
+
+@pytest.mark.parametrize("limit", [200_000, 50], ids=["remembered", "memory-starting-afresh"])
+def test_remembered_hits_change_no_result(detector: AttackDetector, sample_log: Path, limit: int) -> None:
+    """Chunk after chunk, a worker's memory of values seen gives what matching every value gives."""
+    lines = read_lines(sample_log)[:1500] + read_lines(CRS_LOG) + read_lines(sample_log)[:1500]
+    memory = RememberedHits(limit)
+    for start in range(0, len(lines), 700):  # chunks that repeat values of chunks before them
+        fields = parsed(lines[start : start + 700]).fields
+        columns = (fields["target"], fields["referrer"], fields["user_agent"])
+        assert detector.columns(*columns, memory) == detector.columns(*columns)
+    assert 0 < len(memory.columns[0].texts) <= max(limit, 700)
 
 
 # --- the detector as the pipeline calls it --------------------------------------------------------

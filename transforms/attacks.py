@@ -402,26 +402,35 @@ class AttackDetector:
         self._family_of_rule = np.array([FAMILIES.index(rule.family) for rule in self.rules], dtype=np.int64)
         self._plans = {where: plan for where in WHERE if (plan := _plan(self.rules, where))}
 
-    def columns(self, target: pa.Array, referrer: pa.Array, user_agent: pa.Array) -> tuple[pa.Array, pa.Array]:
+    def columns(self, target: pa.Array, referrer: pa.Array, user_agent: pa.Array,
+                memory: RememberedHits | None = None) -> tuple[pa.Array, pa.Array]:  # fmt: skip
         """(attack_families, rule_ids) per row, both list<string> (empty list when nothing fired, never null).
 
         Families come in the order of `FAMILIES`, rule ids sorted. Null values read as empty.
+        With a `memory`, only values it has not seen are matched.
         """
         rows = len(target)
         if not len(referrer) == len(user_agent) == rows:
             raise ValueError(f"columns differ in length: {rows}, {len(referrer)}, {len(user_agent)}")
         encoded = [pc.dictionary_encode(_string_array(column)) for column in (target, referrer, user_agent)]
-        texts = _texts_by_kind([column.dictionary for column in encoded])
-        nothing = (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros((0, len(self.rules)), dtype=bool),)
-        hits = [nothing] + [self._fired(texts[kind], plan) for kind, plan in self._plans.items()]
-        hit_column, hit_value, hit_rules = (np.concatenate(parts) for parts in zip(*hits, strict=True))
+        distinct = [column.dictionary for column in encoded]
+        hits = memory.value_hits(self, distinct) if memory else self.value_hits(distinct)
         hit_rows, fired = [], []
-        for column, encoded_column in enumerate(encoded):
-            mine = hit_column == column
-            column_rows, column_fired = self._rows(encoded_column, hit_value[mine], hit_rules[mine])
+        for encoded_column, (hit_value, hit_rules) in zip(encoded, hits, strict=True):
+            column_rows, column_fired = self._rows(encoded_column, hit_value, hit_rules)
             hit_rows.append(column_rows)
             fired.append(column_fired)
         return self._lists(rows, np.concatenate(hit_rows), np.concatenate(fired))
+
+    def value_hits(self, distinct: list[pa.Array]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per column (target, referrer, user agent) of distinct values: (values that fired a rule, rules fired)."""
+        texts = _texts_by_kind(distinct)
+        nothing = (np.zeros(0, dtype=np.int64),) * 2 + (np.zeros((0, len(self.rules)), dtype=bool),)
+        hits = [nothing] + [self._fired(texts[kind], plan) for kind, plan in self._plans.items()]
+        hit_column, hit_value, hit_rules = (np.concatenate(parts) for parts in zip(*hits, strict=True))
+        return [
+            _merged(hit_value[hit_column == column], hit_rules[hit_column == column]) for column in range(len(distinct))
+        ]
 
     def _fired(self, texts: _Texts, plan: _Plan) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(column, distinct value, rules fired) of each text of one kind that may have fired a rule."""
@@ -445,11 +454,8 @@ class AttackDetector:
                     fired[matched, rule] = _matches(texts, pattern)
         return fired
 
-    def _rows(self, encoded: pa.DictionaryArray, values: np.ndarray, fired: np.ndarray) -> tuple[np.ndarray, ...]:
-        """(rows, rules fired in each) of one column, from the rules fired per distinct value."""
-        hit, which = np.unique(values, return_inverse=True)
-        by_value = np.zeros((len(hit), len(self.rules)), dtype=bool)
-        np.logical_or.at(by_value, which, fired)
+    def _rows(self, encoded: pa.DictionaryArray, hit: np.ndarray, by_value: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(rows, rules fired in each) of one column, from the rules fired per distinct value (each value once)."""
         position = np.full(len(encoded.dictionary) + 1, -1, dtype=np.int64)  # the last slot is for nulls
         position[hit] = np.arange(len(hit))
         row_position = position[pc.fill_null(encoded.indices, len(encoded.dictionary)).to_numpy(zero_copy_only=False)]
@@ -463,6 +469,71 @@ class AttackDetector:
         np.logical_or.at(by_row, which, fired)
         by_family = np.stack([by_row[:, self._family_of_rule == f].any(axis=1) for f in range(len(FAMILIES))], axis=1)
         return _list_array(rows, rows_hit, by_family, self._families), _list_array(rows, rows_hit, by_row, self._ids)
+
+
+def _merged(values: np.ndarray, fired: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Hits of the same value (from its texts of several kinds) as one: (distinct values, rules fired by any)."""
+    distinct, which = np.unique(values, return_inverse=True)
+    merged = np.zeros((len(distinct), fired.shape[1]), dtype=bool)
+    np.logical_or.at(merged, which, fired)
+    return distinct, merged
+
+
+class RememberedHits:
+    """The rules each value of a column fired, remembered across chunks: only new values are matched.
+
+    A day's log repeats its user agents, referrers and most targets chunk after chunk, so
+    a worker matches each once. Hits are the same with or without memory: a value's result
+    depends on the value alone. Held per worker thread (not shared); past `limit` values
+    of a column its memory starts afresh, which bounds memory and lookup time.
+    """
+
+    def __init__(self, limit: int = 200_000):
+        self.limit = limit
+        self.columns: list[_Seen] | None = None
+
+    def value_hits(self, detector: AttackDetector, distinct: list[pa.Array]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """As `AttackDetector.value_hits`, matching only the values not seen before."""
+        if self.columns is None or any(seen.rules != len(detector.rules) for seen in self.columns):
+            self.columns = [_Seen(len(detector.rules)) for _ in distinct]
+        for k, values in enumerate(distinct):
+            if len(self.columns[k].texts) + len(values) > self.limit:
+                self.columns[k] = _Seen(len(detector.rules))
+        positions = [seen.positions(values) for seen, values in zip(self.columns, distinct, strict=True)]
+        new = [values.take(pa.array(np.flatnonzero(at < 0))) for values, at in zip(distinct, positions, strict=True)]
+        if any(len(values) for values in new):
+            for seen, values, hits in zip(self.columns, new, detector.value_hits(new), strict=True):
+                seen.add(values, *hits)
+            positions = [seen.positions(values) for seen, values in zip(self.columns, distinct, strict=True)]
+        return [seen.hits_at(at) for seen, at in zip(self.columns, positions, strict=True)]
+
+
+class _Seen:
+    """Values seen in one column, and for each the row of its rules fired (-1: none fired)."""
+
+    def __init__(self, rules: int):
+        self.rules = rules
+        self.texts = pa.array([], pa.string())
+        self.hit_row = np.zeros(0, dtype=np.int64)
+        self.fired = np.zeros((0, rules), dtype=bool)
+
+    def positions(self, values: pa.Array) -> np.ndarray:
+        """Where each value is among those seen; -1 for a new one."""
+        found = pc.index_in(values, value_set=self.texts) if len(self.texts) else pa.nulls(len(values), pa.int32())
+        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+    def add(self, values: pa.Array, hit_value: np.ndarray, fired: np.ndarray) -> None:
+        hit_row = np.full(len(values), -1, dtype=np.int64)
+        hit_row[hit_value] = len(self.fired) + np.arange(len(hit_value))
+        self.texts = pa.concat_arrays([self.texts, values])
+        self.hit_row = np.concatenate([self.hit_row, hit_row])
+        self.fired = np.concatenate([self.fired, fired])
+
+    def hits_at(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the values at these positions that fired a rule, their rules fired)."""
+        rows = self.hit_row[positions]
+        hit = np.flatnonzero(rows >= 0)
+        return hit, self.fired[rows[hit]]
 
 
 def _string_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -504,6 +575,7 @@ class DetectAttacks(beam.DoFn):
 
     def setup(self) -> None:
         self.compiled = shared_detector()
+        self.memory = RememberedHits()  # this worker's own
 
     @property
     def detector(self) -> AttackDetector:
@@ -511,7 +583,7 @@ class DetectAttacks(beam.DoFn):
 
     def process(self, batch: Batch) -> Iterator[Batch]:
         table = batch.table
-        found = self.detector.columns(table["target"], table["referrer"], table["user_agent"])
+        found = self.detector.columns(table["target"], table["referrer"], table["user_agent"], self.memory)
         for name, column in zip(("attack_families", "rule_ids"), found, strict=True):
             table = table.set_column(table.schema.get_field_index(name), name, column)
         yield Batch(batch.source_id, batch.part, table)
