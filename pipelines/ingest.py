@@ -28,6 +28,7 @@ On Dataflow, Flink or Spark (see the README's "Runners" section):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -49,7 +50,7 @@ from transforms.parse.logformat import CompiledFormat
 from transforms.read import LogChunk, ReadLogChunks, ScanRanges, plan_ranges, read_chunks, source_id
 from transforms.schema import Batch
 from transforms.windows import ClientActivity, HourWindows, PrefixSets
-from transforms.write import WriteParts, commit
+from transforms.write import WriteParts, commit, discard_staged
 
 DEFAULT_RUNNER = "FnApiRunner"
 
@@ -253,8 +254,15 @@ def run(config: Config, inputs: list[str], as_of: dt.datetime | None = None, bea
     matched = match_inputs(inputs)
     fmt, format_name = resolve_format(config, matched)
     job = Run(config, matched, new_run_id(started), as_of or started, started, fmt, format_name)
-    with beam.Pipeline(options=PipelineOptions(runner_options(beam_args))) as pipeline:
-        build(pipeline, job)
+    try:
+        with beam.Pipeline(options=PipelineOptions(runner_options(beam_args))) as pipeline:
+            build(pipeline, job)
+    except BaseException:
+        # Nothing of a failed run stays behind, and its own error is the one reported: should the
+        # clean-up fail too (the store gone), `verify` names what is left as unaccounted for.
+        with contextlib.suppress(Exception):
+            discard_staged(job.zone_uris, job.run_id)
+        raise
     return read_manifest(manifest_of(config, job.run_id))
 
 

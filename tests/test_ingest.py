@@ -101,6 +101,13 @@ def test_outputs_are_hive_partitioned_zstd_parquet_by_utc_date(workspace: Worksp
         "hive_partitioning = true) GROUP BY dt ORDER BY dt"
     ).fetchall()
     assert by_day == [(dt.date(2026, 11, 23), 1), (dt.date(2026, 11, 24), 2)]
+    restricted = pq.ParquetFile(next((workspace.zone("restricted") / "requests").rglob("*.parquet")))
+    line_number = restricted.schema_arrow.get_field_index("line_number")
+    assert "DELTA_BINARY_PACKED" in restricted.metadata.row_group(0).column(line_number).encodings
+    numbers = duckdb.sql(
+        f"SELECT list(line_number ORDER BY line_number) FROM '{workspace.zone('restricted')}/requests/*/*.parquet'"
+    )
+    assert numbers.fetchall() == [([1, 2, 3],)]
     for output in manifest["outputs"]:
         data = Path(output["path"]).read_bytes()
         assert len(data) == output["bytes"]
@@ -248,6 +255,19 @@ def test_reingest_replaces_what_it_wrote(make_workspace) -> None:
     # three stale parts in each requests dataset, and the quarantine part of the old fourth chunk
     assert len(third["deleted_stale"]) == 7
     assert not list((ws.root / "data").rglob("_staging"))
+
+
+def test_a_failed_run_leaves_no_staged_part_behind(workspace: Workspace) -> None:
+    """Restricted parts are staged before the run fails (here: the anonymised zone cannot stage);
+    the failure is reported and what was staged is gone, full addresses and all."""
+    log = workspace.log("a.log", [clf_line(f"192.0.2.{i}", dt.datetime(2026, 11, 24, 10, i)) for i in range(1, 50)])
+    workspace.zone("anonymised").mkdir(parents=True, exist_ok=True)
+    (workspace.zone("anonymised") / "_staging").write_text("in the way")
+    with pytest.raises(Exception, match="_staging"):
+        run(workspace, log)
+    assert not list(workspace.zone("restricted").rglob("*.parquet"))
+    assert not (workspace.zone("restricted") / "_staging").exists()
+    assert not list(workspace.zone("audit").rglob("*.json"))  # no manifest: the run did not happen
 
 
 def test_cli_one_line_errors(workspace: Workspace, tmp_path: Path) -> None:
