@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from transforms.read import Range, count_lines, first_lines, plan_ranges, read_chunks, valid_utf8
+from transforms.read import Range, count_lines, first_lines, plan_ranges, read_chunks, split_lines, valid_utf8
 from transforms.storage import StoredFile
 
 
@@ -130,3 +130,18 @@ def test_truncated_gzip_keeps_the_lines_before_the_damage(tmp_path: Path) -> Non
 )
 def test_valid_utf8_recodes_only_bad_lines(raw: bytes, expected: bytes) -> None:
     assert valid_utf8(raw) == expected
+
+
+@pytest.mark.parametrize("bad_line", [None, 0, 2500, 4999])
+def test_valid_utf8_of_a_block_of_many_non_ascii_lines(bad_line: int | None) -> None:
+    """Past a few thousand non-ASCII lines the block is checked whole first: the same result."""
+    lines = [f"/caf\u00e9/{i} \u00fc\n".encode() for i in range(5000)]
+    expected = list(lines)
+    if bad_line is not None:
+        lines[bad_line] = b"/bad\xff/" + lines[bad_line]
+        expected[bad_line] = "/bad\ufffd/".encode() + expected[bad_line]
+    block = b"".join(lines)
+    checked = valid_utf8(block)
+    assert checked == b"".join(expected)
+    assert (checked is block) == (bad_line is None)  # a good block is passed on, not copied
+    assert split_lines(block).to_pylist() == [line.decode() for line in expected]

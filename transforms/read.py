@@ -30,7 +30,7 @@ from apache_beam.metrics import Metrics
 
 from transforms import storage
 from transforms.schema import ArrowElementCoder
-from transforms.slicing import padded
+from transforms.slicing import PADDING, padded
 
 # Decompressed bytes read and cut into lines at a time; a chunk never spans two
 # reads, so this also bounds a chunk's size. Big enough that per-chunk costs vanish.
@@ -42,6 +42,7 @@ _STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 FIELDS_DIRECTIVE = "#Fields:"
 _FIELDS_LINE = b"\n" + FIELDS_DIRECTIVE.encode()
 _DIRECTIVE_BYTES = 64 * 1024  # far beyond any real `#Fields:` line
+_PADDING_BYTES = bytes(PADDING)
 
 
 @dataclass
@@ -124,24 +125,27 @@ def _read_block(stream: BinaryIO) -> bytes:
     return b"".join(parts)
 
 
-def valid_utf8(complete: bytes) -> bytes:
+def valid_utf8(complete: bytes, line_ends: np.ndarray | None = None) -> bytes:
     """The block with each line that is no UTF-8 decoded with U+FFFD for its bad bytes.
 
-    Checked at the decoder's full speed; only when that finds an error are the lines
-    holding non-ASCII bytes checked one by one, and the bad ones re-coded (a 'replace'
-    decode of a whole block is many times slower, and decoding on from each error
-    would read the block again per bad line).
+    Only lines holding non-ASCII bytes can be bad. When they are few (the usual case, even
+    in a log with a stray byte in every block), each is checked on its own; when they are
+    many, the block is first checked whole at the decoder's full speed. Bad lines are
+    re-coded one by one (a 'replace' decode of a whole block is many times slower).
+    `line_ends` are the positions after each newline, when the caller has them.
     """
     if complete.isascii():  # the usual case, checked at memory speed
         return complete
-    try:
-        str(complete, "utf-8")
-        return complete
-    except UnicodeDecodeError:
-        pass
     raw = np.frombuffer(complete, dtype=np.uint8)
-    line_starts = np.r_[0, np.flatnonzero(raw == _NEWLINE) + 1, len(complete)]
+    ends = line_ends if line_ends is not None else _line_ends(raw)
+    line_starts = np.r_[0, ends[ends < len(complete)], len(complete)]
     suspects = np.unique(np.searchsorted(line_starts, np.flatnonzero(raw >= 0x80), side="right") - 1)
+    if len(suspects) > _FEW_SUSPECT_LINES:
+        try:
+            str(complete, "utf-8")
+            return complete
+        except UnicodeDecodeError:
+            pass
     fixed: list[bytes] = []
     position = 0
     for start, end in zip(line_starts[suspects].tolist(), line_starts[suspects + 1].tolist(), strict=True):
@@ -151,20 +155,41 @@ def valid_utf8(complete: bytes) -> bytes:
         except UnicodeDecodeError:
             fixed += [complete[position:start], line.decode("utf-8", "replace").encode()]
             position = end
+    if not fixed:
+        return complete
     fixed.append(complete[position:])
     return b"".join(fixed)
 
 
-def split_lines(complete: bytes) -> pa.Array:
+# Non-ASCII lines checked one by one, at most; more and the whole block is decoded first.
+_FEW_SUSPECT_LINES = 2048
+# Newlines are sought this many bytes at a time: the comparison's mask stays in the CPU's cache.
+_NEWLINE_PIECE = 1 << 20
+
+
+def _line_ends(raw: np.ndarray) -> np.ndarray:
+    """Positions just after each newline byte, ascending (int64)."""
+    pieces = [np.flatnonzero(raw[at : at + _NEWLINE_PIECE] == _NEWLINE) + (at + 1)
+              for at in range(0, len(raw), _NEWLINE_PIECE)]  # fmt: skip
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+
+
+def split_lines(complete: bytes, size: int | None = None) -> pa.Array:
     """Lines of a block that ends in a newline, each with its line end, as a string array.
 
-    The array points into one padded copy of the block (see `transforms.slicing`),
-    so parsing reads it in place. Bytes that are no UTF-8 (rare) are first replaced
-    with U+FFFD, so the array is valid and no line can fail a bundle.
+    The block is `complete[:size]` (all of it without `size`). When `PADDING` bytes follow
+    it there (the reader reads blocks so), the array points into `complete` itself, else
+    into a padded copy (see `transforms.slicing`): parsing reads it in place. Bytes that
+    are no UTF-8 (rare) are first replaced with U+FFFD, so the array is valid and no line
+    can fail a bundle.
     """
-    complete = valid_utf8(complete)
-    buffer, raw = padded(complete)
-    ends = np.flatnonzero(raw[: len(complete)] == _NEWLINE) + 1
+    size = len(complete) if size is None else size
+    ends = _line_ends(np.frombuffer(complete, dtype=np.uint8, count=size))
+    valid = valid_utf8(complete, ends)  # what follows the block is ASCII padding, or nothing
+    if valid is not complete:  # replacement characters moved the lines; the padding stays at the end
+        size += len(valid) - len(complete)
+        complete, ends = valid, _line_ends(np.frombuffer(valid, dtype=np.uint8, count=size))
+    buffer = pa.py_buffer(complete) if len(complete) - size >= PADDING else padded(complete[:size])[0]
     offsets = np.concatenate([[0], ends]).astype(np.int32)
     return pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), buffer)
 
@@ -298,14 +323,16 @@ def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_lin
             if cut < 0:
                 carry += block
                 continue
-            complete, carry = b"".join((carry, memoryview(block)[: cut + 1])), block[cut + 1 :]  # one copy
-            lines = split_lines(complete)
-            range_ends = limit is not None and consumed + len(complete) >= limit
+            # One copy, with the padding that lets the lines' array point into it.
+            complete, carry = b"".join((carry, memoryview(block)[: cut + 1], _PADDING_BYTES)), block[cut + 1 :]
+            size = len(complete) - PADDING
+            lines = split_lines(complete, size)
+            range_ends = limit is not None and consumed + size >= limit
             if range_ends:  # keep the lines that start before the range's end, then stop
                 starts = np.frombuffer(lines.buffers()[1], dtype=np.int32)[: len(lines)]
                 lines = lines.slice(0, int(np.searchsorted(starts, limit - consumed)))
                 carry = b""
-            consumed += len(complete)
+            consumed += size
             if pending is not None:  # held back one block, so the last can carry the damage
                 fields_directive = yield from _emit(path, rng, pending, chunk_lines, first_line, index,
                                                     fields_directive=fields_directive)  # fmt: skip

@@ -17,14 +17,14 @@ import pyarrow as pa
 _INLINE = 12
 # Zero bytes after a chunk's data: the widest fixed read past a position (a
 # string_view's inline bytes, a CLF time) never leaves the array.
-_PADDING = 32
+PADDING = 32
 _NEWLINE, _RETURN = ord("\n"), ord("\r")
 
 
 def padded(data: bytes | pa.Buffer | None) -> tuple[pa.Buffer, np.ndarray]:
-    """The bytes copied with `_PADDING` zeros after them, as a buffer and as uint8."""
+    """The bytes copied with `PADDING` zeros after them, as a buffer and as uint8."""
     size = 0 if data is None else len(data)
-    raw = np.zeros(size + _PADDING, dtype=np.uint8)
+    raw = np.zeros(size + PADDING, dtype=np.uint8)
     if size:
         raw[:size] = np.frombuffer(data, dtype=np.uint8)
     return pa.py_buffer(raw), raw
@@ -52,7 +52,7 @@ def line_positions(lines: pa.Array) -> Positions:
     if len(lines) == 0 or data is None:
         buffer, raw = padded(None)
         return Positions(buffer, raw, bounds[:-1] * 0, bounds[1:] * 0, 0)
-    if data.size >= bounds[-1] + _PADDING:
+    if data.size >= bounds[-1] + PADDING:
         buffer, raw = data, np.frombuffer(data, dtype=np.uint8)
     else:
         buffer, raw = padded(data.slice(int(bounds[0]), int(bounds[-1] - bounds[0])))
@@ -117,7 +117,7 @@ def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarra
 def unaligned_words(raw: np.ndarray) -> np.ndarray:
     """The 8 bytes at each position of `raw` as one little-endian integer: a view, nothing copied.
 
-    A string view reads them at its start and 4 bytes on; `_PADDING` past the data
+    A string view reads them at its start and 4 bytes on; `PADDING` past the data
     keeps both reads inside the array.
     """
     return np.ndarray(shape=(len(raw) - 7,), dtype="<u8", buffer=raw, strides=(1,))
