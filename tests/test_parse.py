@@ -187,3 +187,20 @@ def test_runs_of_equal_times_each_keep_their_own_time_and_validity() -> None:
     assert parsed.reasons.to_pylist() == ["bad_timestamp"] * 2
     expected = [dt.datetime.strptime(times[row], "%d/%b/%Y:%H:%M:%S %z") for row in parsed.rows]
     assert parsed.fields["ts"].to_pylist() == expected
+
+
+def test_integers_of_every_length_read_together() -> None:
+    """Short and long numbers in one call (they are read in separate passes) keep their own values."""
+    import numpy as np
+
+    from transforms.parse.common import decimals
+    from transforms.slicing import line_positions
+
+    texts = ["0", "7", "123456789", "1234567890", "999999999999999999", "1234567890123456789", "-1", "-", "",
+             "12a", "-12345678901", "00042", "+5", "4 2"]  # fmt: skip
+    at = line_positions(pa.array(texts))
+    value, valid = decimals(at.raw, at.starts, at.ends, fraction=False)
+    expected = {0: 0, 1: 7, 2: 123456789, 3: 1234567890, 4: 999999999999999999, 6: -1, 10: -12345678901, 11: 42}
+    assert np.flatnonzero(valid).tolist() == sorted(expected)
+    assert value[valid].tolist() == [expected[i] for i in sorted(expected)]
+    assert value.dtype == np.int64

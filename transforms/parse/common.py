@@ -119,6 +119,9 @@ def decimals(raw: np.ndarray, begin: np.ndarray, end: np.ndarray, fraction: bool
     negative = (raw[np.minimum(begin, last)] == ord("-")) & (end - begin > 1)
     at = begin + negative
     length = end - at
+    if not fraction:
+        value, ok = _integers(raw, at, length)
+        return np.where(negative, -value, value), ok
     width = max(int(np.clip(length.max(initial=0), 0, INT64_DIGITS + 1)), 1)
     windows = sliding_window_view(raw, width)  # each row's bytes: one gather, no index grid
     grid = windows[np.minimum(at, len(raw) - width)] - np.uint8(48)  # digits 0-9; any other byte wraps past 9
@@ -127,13 +130,40 @@ def decimals(raw: np.ndarray, begin: np.ndarray, end: np.ndarray, fraction: bool
     mantissa = (np.where(digit, grid, 0) * _POWERS_OF_TEN[digits_after]).sum(axis=1)
     count = digit.sum(axis=1)
     ok = (length > 0) & (count > 0) & (count <= INT64_DIGITS)
-    if not fraction:
-        return np.where(negative, -mantissa, mantissa), ok & (count == length)  # int64, exact
     dot = (grid == np.uint8(ord(".") + 256 - 48)) & (np.arange(width) < length[:, None])  # "." wrapped as well
     ok &= (dot.sum(axis=1) <= 1) & (count + dot.sum(axis=1) == length)  # digits and one dot at most
     decimal_places = (digit & (np.cumsum(dot, axis=1) > 0)).sum(axis=1)
     value = mantissa / 10.0**decimal_places
     return np.where(negative, -value, value), ok
+
+
+# Integers up to this many digits (nearly all) are read in one pass of this width; longer ones apart.
+_SHORT_DIGITS = 9
+
+
+def _integers(raw: np.ndarray, at: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, valid?) of the unsigned integers of `length` digits at each position, digit by digit.
+
+    Valid: 1 to `INT64_DIGITS` digits and nothing else. The short ones (nearly all) are
+    read as wide as the widest of them; the few longer ones in a pass of their own.
+    """
+    value = np.zeros(len(at), dtype=np.int64)
+    ok = (length > 0) & (length <= INT64_DIGITS)
+    short = length <= _SHORT_DIGITS
+    for rows in (None, np.flatnonzero(~short & ok)) if not short.all() else (None,):
+        starts, lengths = (at, np.where(short, length, 0)) if rows is None else (at[rows], length[rows])
+        number = np.zeros(len(starts), dtype=np.int64)
+        digits_ok = np.ones(len(starts), dtype=bool)
+        for i in range(int(lengths.max(initial=0))):
+            inside = i < lengths
+            digit = raw[np.minimum(starts + i, len(raw) - 1)].astype(np.int64) - 48
+            digits_ok &= ~inside | ((digit >= 0) & (digit <= 9))
+            number = np.where(inside, number * 10 + digit, number)
+        if rows is None:
+            value, ok = number, ok & digits_ok
+        else:
+            value[rows], ok[rows] = number, digits_ok
+    return value, ok
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
