@@ -145,3 +145,19 @@ def test_valid_utf8_of_a_block_of_many_non_ascii_lines(bad_line: int | None) -> 
     assert checked == b"".join(expected)
     assert (checked is block) == (bad_line is None)  # a good block is passed on, not copied
     assert split_lines(block).to_pylist() == [line.decode() for line in expected]
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"ok\nbad \xff\xfe\nmid \xc3\ncaf\xc3\xa9\n\xff\n\n\xfe last\n",
+        b"\xff\xff\xff\n" * 3 + b"plain\n",
+        b"caf\xc3\xa9 \xff\n" * 3000,  # many suspect lines: the block is decoded whole first
+    ],
+    ids=["bad-lines-among-good", "every-line-bad", "many-suspects-all-bad"],
+)
+def test_split_lines_moves_each_line_by_what_the_bad_lines_before_it_grew(block: bytes) -> None:
+    expected = [line.decode("utf-8", "replace") + "\n" for line in block.split(b"\n")[:-1]]
+    assert split_lines(block).to_pylist() == expected
+    padded_block = block + bytes(32)  # as the reader reads it
+    assert split_lines(padded_block, len(block)).to_pylist() == expected

@@ -35,7 +35,7 @@ from transforms.slicing import PADDING, padded
 # Decompressed bytes read and cut into lines at a time; a chunk never spans two
 # reads, so this also bounds a chunk's size. Big enough that per-chunk costs vanish.
 _READ_BYTES = 16 * 1024 * 1024
-_NEWLINE = ord("\n")
+_NEWLINE, _HASH = ord("\n"), ord("#")
 _STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 # W3C extended logs name their columns in a directive line, and may do so again mid-file:
 # every chunk is handed the last one before it (see `LogChunk.fields_directive`).
@@ -128,14 +128,21 @@ def _read_block(stream: BinaryIO) -> bytes:
 def valid_utf8(complete: bytes, line_ends: np.ndarray | None = None) -> bytes:
     """The block with each line that is no UTF-8 decoded with U+FFFD for its bad bytes.
 
+    `line_ends` are the positions after each newline, when the caller has them.
+    """
+    return _recoded(complete, _utf8_fixes(complete, line_ends))
+
+
+def _utf8_fixes(complete: bytes, line_ends: np.ndarray | None = None) -> list[tuple[int, int, bytes]]:
+    """(start, end, the line re-coded) of each line of the block that is no UTF-8, in order.
+
     Only lines holding non-ASCII bytes can be bad. When they are few (the usual case, even
     in a log with a stray byte in every block), each is checked on its own; when they are
     many, the block is first checked whole at the decoder's full speed. Bad lines are
     re-coded one by one (a 'replace' decode of a whole block is many times slower).
-    `line_ends` are the positions after each newline, when the caller has them.
     """
     if complete.isascii():  # the usual case, checked at memory speed
-        return complete
+        return []
     raw = np.frombuffer(complete, dtype=np.uint8)
     ends = line_ends if line_ends is not None else _line_ends(raw)
     line_starts = np.r_[0, ends[ends < len(complete)], len(complete)]
@@ -143,22 +150,36 @@ def valid_utf8(complete: bytes, line_ends: np.ndarray | None = None) -> bytes:
     if len(suspects) > _FEW_SUSPECT_LINES:
         try:
             str(complete, "utf-8")
-            return complete
+            return []
         except UnicodeDecodeError:
             pass
-    fixed: list[bytes] = []
-    position = 0
+    fixes = []
     for start, end in zip(line_starts[suspects].tolist(), line_starts[suspects + 1].tolist(), strict=True):
         line = complete[start:end]
         try:
             str(line, "utf-8")
         except UnicodeDecodeError:
-            fixed += [complete[position:start], line.decode("utf-8", "replace").encode()]
-            position = end
-    if not fixed:
+            fixes.append((start, end, line.decode("utf-8", "replace").encode()))
+    return fixes
+
+
+def _recoded(complete: bytes, fixes: list[tuple[int, int, bytes]]) -> bytes:
+    """The block with its bad lines replaced; the block itself when there are none."""
+    if not fixes:
         return complete
-    fixed.append(complete[position:])
-    return b"".join(fixed)
+    parts, position = [], 0
+    for start, end, line in fixes:
+        parts += [complete[position:start], line]
+        position = end
+    parts.append(complete[position:])
+    return b"".join(parts)
+
+
+def _moved(ends: np.ndarray, fixes: list[tuple[int, int, bytes]]) -> np.ndarray:
+    """Line ends once the fixes are made: each moves by what the re-coded lines before it grew."""
+    fixed_ends = np.array([end for _, end, _ in fixes], dtype=np.int64)
+    growth = np.cumsum([0] + [len(line) - (end - start) for start, end, line in fixes])
+    return ends + growth[np.searchsorted(fixed_ends, ends, side="right")]
 
 
 # Non-ASCII lines checked one by one, at most; more and the whole block is decoded first.
@@ -185,10 +206,11 @@ def split_lines(complete: bytes, size: int | None = None) -> pa.Array:
     """
     size = len(complete) if size is None else size
     ends = _line_ends(np.frombuffer(complete, dtype=np.uint8, count=size))
-    valid = valid_utf8(complete, ends)  # what follows the block is ASCII padding, or nothing
-    if valid is not complete:  # replacement characters moved the lines; the padding stays at the end
+    fixes = _utf8_fixes(complete, ends)  # what follows the block is ASCII padding, or nothing
+    if fixes:  # replacement characters moved the lines; the padding stays at the end
+        valid = _recoded(complete, fixes)
         size += len(valid) - len(complete)
-        complete, ends = valid, _line_ends(np.frombuffer(valid, dtype=np.uint8, count=size))
+        complete, ends = valid, _moved(ends, fixes)
     buffer = pa.py_buffer(complete) if len(complete) - size >= PADDING else padded(complete[:size])[0]
     offsets = np.concatenate([[0], ends]).astype(np.int32)
     return pa.StringArray.from_buffers(len(ends), pa.py_buffer(offsets), buffer)
@@ -255,11 +277,14 @@ def scan_range(rng: Range) -> RangeScan:
             block = stream.read(min(_READ_BYTES, stop - position))
             if not block:
                 break
-            ours = np.frombuffer(block, np.uint8)[: max(counted - (position - begin), 0)]
-            count += int(np.count_nonzero(ours == _NEWLINE))  # numpy lets other worker threads run meanwhile
-            # The last directive: in the block, else across the joint with the block before.
-            # Access logs hardly ever hold a `#`, found at memchr's speed: most blocks need no search.
-            found = block.rfind(_FIELDS_LINE) if b"#" in block else -1
+            raw = np.frombuffer(block, np.uint8)
+            count += int(np.count_nonzero(raw[: max(counted - (position - begin), 0)] == _NEWLINE))
+            # The last directive: in the block, else across the joint with the block before. Only
+            # a `#` that starts a line can start one: most blocks have none and need no search.
+            # (numpy rather than bytes methods: it lets other worker threads run meanwhile.)
+            hashes = np.flatnonzero(raw == _HASH)
+            line_start = (hashes == 0) | (raw[np.maximum(hashes - 1, 0)] == _NEWLINE)
+            found = block.rfind(_FIELDS_LINE) if line_start.any() else -1
             if found >= 0:
                 directive_at = position + found
             elif (found := (tail + block[:overlap]).rfind(_FIELDS_LINE)) >= 0:
