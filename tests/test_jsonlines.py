@@ -71,9 +71,14 @@ def parse_all(spec, lines: list[str]):
             "target": "/x", "method": None}),
         ("nginx_json", nginx(status="99999"), {"status": None, "bytes": 99, "path": "/a"}),
         ("caddy_json", caddy(status=70000), {"status": None, "bytes": 612}),
+        ("nginx_json", nginx(body_bytes_sent="-"), {"bytes": 0, "status": 200}),
+        ("nginx_json", nginx(body_bytes_sent="12kb"), {"bytes": None, "status": 200}),
+        ({"json": {"client": "c", "ts": "t", "time_format": "epoch_ms", "status": "s", "bytes": "b"}},
+         '{"c": "192.0.2.8", "t": 1764064800250, "s": 200}', {"bytes": None, "status": 200}),
     ],
     ids=["caddy", "caddy-ipv6-no-headers", "caddy-xff", "nginx", "nginx-tls-bytes", "nginx-iso-z", "custom-epoch-ms",
-         "nginx-status-past-int16", "caddy-status-past-int16"],
+         "nginx-status-past-int16", "caddy-status-past-int16", "nginx-no-body", "nginx-size-no-number",
+         "custom-no-size-logged"],
 )  # fmt: skip
 def test_json_formats(spec, line: str, expected: dict) -> None:
     row = row_of(spec, line)

@@ -58,7 +58,7 @@ NGINX_ISO = {
         (NGINX_ISO, '2026-11-24T10:00:00-05:00 198.51.100.3 "GET /b HTTP/1.0" 500 10 www.example.com',
          {"ts": dt.datetime(2026, 11, 24, 15, 0, tzinfo=UTC), "status": 500, "query": None}),
         (NGINX_ISO, '2026-11-24T10:00:00Z 198.51.100.3 "GET /b HTTP/1.0" 200 123456789012345678901234 www.example.com',
-         {"status": 200, "path": "/b"}),
+         {"status": 200, "path": "/b", "bytes": None}),
     ],
     ids=["apache-D", "apache-quote-in-agent", "apache-space-in-request", "apache-vhost-xff", "apache-ipv6",
          "apache-empty-query", "nginx-empty-xff", "nginx-xff-chain", "nginx-tls-bytes", "nginx-iso-offset",

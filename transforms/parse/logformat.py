@@ -222,8 +222,13 @@ def typed_fields(raw: dict[str, tuple[pa.Array, str]], n: int) -> dict[str, pa.A
         query = fields.get("query", pa.nulls(n, pa.string()))
         with_query = pc.binary_join_element_wise(fields["path"], query, "?")  # null where the query is
         fields["target"] = pc.if_else(pc.is_valid(query), with_query, fields["path"])
-    if "bytes" in fields:  # `-`: no body
-        fields["bytes"] = pc.fill_null(fields["bytes"], 0)
+    if "bytes" in fields:  # `-` is no body, so 0 bytes; a size that is no number stays unknown (null)
+        written = raw["bytes"][0]
+        if pa.types.is_string(written.type):
+            no_body = pc.fill_null(pc.equal(written, "-"), False)
+            fields["bytes"] = pc.if_else(no_body, pa.scalar(0, fields["bytes"].type), fields["bytes"])
+        else:  # read by position, where a field's pattern lets only digits or `-` through
+            fields["bytes"] = pc.fill_null(fields["bytes"], 0)
     typed = {name: _cast_fitting(fields[name], kind) if name in fields else pa.nulls(n, kind)
              for name, kind in TYPES.items()}  # fmt: skip
     return typed | {name: values for name, values in fields.items() if name.startswith("_")}
