@@ -11,7 +11,10 @@ In this order, every decision taken at `--as-of` (default: the clock):
    are unchanged since they were ingested, are deleted;
 3. keys past `keys.retention_days` (counted from their epoch's first day) are destroyed;
 4. anonymised partitions of a destroyed key's epoch are coarsened (see transforms.retention);
-5. with `anonymised_retention_days`, older anonymised partitions are deleted.
+5. with `anonymised_retention_days`, older anonymised partitions are deleted;
+6. what a run staged (`<zone>/_staging/<run id>/`) and never committed, when the run started
+   more than a day before: the run was killed outright (a run that fails deletes what it
+   staged itself), and its restricted parts hold full addresses no other rule would reach.
 
 Each action is first written as a deletion record, `<audit>/deletions/<run id>-NNN.json`,
 then done. A record supersedes what manifests said of the same files (the ledger verify
@@ -49,6 +52,9 @@ from transforms.write import parquet_bytes
 DELETE_PARTITION = "delete_partition"
 DELETE_RAW = "delete_raw_object"
 DESTROY_KEY = "destroy_key"
+DELETE_STAGED = "delete_staged_run"
+# A run's staged parts are abandoned once it started this long ago and never committed them.
+ABANDONED_AFTER = dt.timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,9 @@ class Action:
     def describe(self) -> str:
         if self.action == DESTROY_KEY:
             return f"destroy key {self.key.id} (epoch {self.key.not_before}..{self.key.not_after}): {self.reason}"
+        if self.action == DELETE_STAGED:
+            where = f"{self.zone}/_staging/{self.partition}"
+            return f"delete {where}: {len(self.objects)} object(s), {self.bytes:,} bytes ({self.reason})"
         what = self.objects[0]["path"] if self.zone == "raw" else f"{self.zone}/{self.dataset}/dt={self.partition}"
         verb = "coarsen" if self.action == COARSEN else "delete"
         unit = "lines" if self.zone == "raw" else "rows"
@@ -113,7 +122,53 @@ def plan(config: Config, as_of: dt.datetime, keyring: KeyStore) -> list[Action]:
         expired = window_deletions(anonymised, "anonymised_retention_days", days, first_day_kept(as_of, days))
     expiring = {(a.dataset, a.partition) for a in expired}
     kept = [p for p in anonymised if (p.dataset, p.day) not in expiring]
-    return actions + [c for p in kept for c in coarsenings(p, destroyed, config)] + expired
+    coarsened = [c for p in kept for c in coarsenings(p, destroyed, config)]
+    return actions + coarsened + expired + abandoned_staging(zones, as_of)
+
+
+def abandoned_staging(zones: dict[str, str], as_of: dt.datetime) -> list[Action]:
+    """Deletion of what each run staged, where the run started more than `ABANDONED_AFTER` before `as_of`.
+
+    Staging folders are named after the run (`20261124T031500Z-1a2b3c`), which says when it
+    started; a folder named otherwise is no run's and is left for verify to report.
+    """
+    actions = []
+    for zone in ("restricted", "anonymised", "audit"):
+        by_run: dict[str, list[storage.StoredFile]] = {}
+        root = storage.join(zones[zone], "_staging")
+        for stored in storage.list_tree(root):
+            by_run.setdefault(stored.path[len(root) + 1 :].split("/", 1)[0], []).append(stored)
+        for run_id, files in sorted(by_run.items()):
+            started = _run_start(run_id)
+            if started is None or as_of - started <= ABANDONED_AFTER:
+                continue
+            actions.append(Action(
+                DELETE_STAGED,
+                zone,
+                rule={"setting": "abandoned_staging_hours", "value": ABANDONED_AFTER // dt.timedelta(hours=1)},
+                reason=f"staged by run {run_id}, which started {iso_time(started)} and never committed it",
+                dates={"run_started": iso_time(started), "as_of": iso_time(as_of)},
+                dataset="_staging",
+                partition=run_id,
+                objects=tuple({"path": f.path, "bytes": f.size, "rows": _rows_or_zero(f.path)} for f in files),
+            ))  # fmt: skip
+    return actions
+
+
+def _run_start(run_id: str) -> dt.datetime | None:
+    """When a run started, read off its id; None for a name that is no run id."""
+    try:
+        return dt.datetime.strptime(run_id.split("-", 1)[0], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+
+
+def _rows_or_zero(path: str) -> int:
+    """Rows of a staged Parquet part; 0 for a file that is no whole Parquet file."""
+    try:
+        return parquet_footer(path).num_rows
+    except (OSError, pa.ArrowInvalid):
+        return 0
 
 
 def window_deletions(partitions: list[Partition], setting: str, days: int, first_kept: str) -> list[Action]:

@@ -228,6 +228,36 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path: Path) -> None:
     assert done[13].startswith("  coarsen anonymised/requests/dt=2026-11-18: 1 object(s), 4 rows, ")
 
 
+def test_parts_a_killed_run_staged_are_deleted_once_it_started_over_a_day_before(tmp_path: Path) -> None:
+    """A run killed outright cannot clean up: its staged restricted parts (full addresses) would stay for
+    ever. The sweep deletes them once the run started more than a day before, with a deletion record."""
+    ws = retention_workspace(tmp_path)
+    ingest_week(ws)
+    part = next((ws.zone("restricted") / "requests").rglob("*.parquet"))
+    killed, running = "20261124T010000Z-0a1b2c", "20261124T230000Z-3d4e5f"  # as of 25 Nov 02:00: 25 h and 3 h ago
+    for run_id in (killed, running):
+        staged = ws.zone("restricted") / "_staging" / run_id / "requests" / part.parent.name / part.name
+        staged.parent.mkdir(parents=True)
+        staged.write_bytes(part.read_bytes())
+    (ws.zone("anonymised") / "_staging" / killed).mkdir(parents=True)
+    (ws.zone("anonymised") / "_staging" / killed / "half-written").write_bytes(b"PAR1")
+    unaccounted = [c for c in verify.run(ws.config, AS_OF) if c.name == "manifests_match_files"]
+    assert not unaccounted[0].passed
+
+    done = sweep.run(ws.config, AS_OF)
+
+    staged = sorted(str(p.relative_to(ws.root)) for p in ws.root.rglob("_staging/**/*") if p.is_file())
+    assert staged == [f"data/restricted/_staging/{running}/requests/{part.parent.name}/{part.name}"]
+    assert not (ws.zone("restricted") / "_staging" / killed).exists()
+    assert not (ws.zone("anonymised") / "_staging").exists()  # emptied folders go too
+    written = [r for r in records(ws) if r["action"] == "delete_staged_run"]
+    assert [(r["zone"], r["partition"], len(r["objects"])) for r in written] == [
+        ("restricted", killed, 1), ("anonymised", killed, 1)]  # fmt: skip
+    assert written[0]["rows"] == pq.ParquetFile(part).metadata.num_rows and written[1]["rows"] == 0
+    assert written[0]["dates"] == {"run_started": "2026-11-24T01:00:00Z", "as_of": "2026-11-25T02:00:00Z"}
+    assert any(a.describe().startswith(f"delete restricted/_staging/{killed}: 1 object(s)") for a in done.actions)
+
+
 def test_raw_logs_go_by_the_dates_of_their_lines_not_by_mtime(tmp_path: Path) -> None:
     ws = retention_workspace(tmp_path, raw_retention="delete")
     raw = ws.zone("raw")
