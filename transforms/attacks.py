@@ -490,21 +490,25 @@ class RememberedHits:
 
     def __init__(self, limit: int = 200_000):
         self.limit = limit
-        self.columns: list[_Seen] | None = None
+        self.detector: AttackDetector | None = None  # whose hits are remembered
+        self.columns: list[_Seen] = []
 
     def value_hits(self, detector: AttackDetector, distinct: list[pa.Array]) -> list[tuple[np.ndarray, np.ndarray]]:
         """As `AttackDetector.value_hits`, matching only the values not seen before."""
-        if self.columns is None or any(seen.rules != len(detector.rules) for seen in self.columns):
-            self.columns = [_Seen(len(detector.rules)) for _ in distinct]
+        if detector is not self.detector:  # another detector's hits say nothing of this one's
+            self.detector, self.columns = detector, [_Seen(len(detector.rules)) for _ in distinct]
         for k, values in enumerate(distinct):
             if len(self.columns[k].texts) + len(values) > self.limit:
                 self.columns[k] = _Seen(len(detector.rules))
         positions = [seen.positions(values) for seen, values in zip(self.columns, distinct, strict=True)]
-        new = [values.take(pa.array(np.flatnonzero(at < 0))) for values, at in zip(distinct, positions, strict=True)]
-        if any(len(values) for values in new):
-            for seen, values, hits in zip(self.columns, new, detector.value_hits(new), strict=True):
-                seen.add(values, *hits)
-            positions = [seen.positions(values) for seen, values in zip(self.columns, distinct, strict=True)]
+        new = [np.flatnonzero(at < 0) for at in positions]
+        if any(len(rows) for rows in new):
+            new_values = [values.take(pa.array(rows)) for values, rows in zip(distinct, new, strict=True)]
+            hits = detector.value_hits(new_values)
+            for seen, at, rows, values, (hit, fired) in zip(
+                self.columns, positions, new, new_values, hits, strict=True
+            ):
+                at[rows] = seen.add(values, hit, fired)
         return [seen.hits_at(at) for seen, at in zip(self.columns, positions, strict=True)]
 
 
@@ -512,7 +516,6 @@ class _Seen:
     """Values seen in one column, and for each the row of its rules fired (-1: none fired)."""
 
     def __init__(self, rules: int):
-        self.rules = rules
         self.texts = pa.array([], pa.string())
         self.hit_row = np.zeros(0, dtype=np.int64)
         self.fired = np.zeros((0, rules), dtype=bool)
@@ -522,12 +525,15 @@ class _Seen:
         found = pc.index_in(values, value_set=self.texts) if len(self.texts) else pa.nulls(len(values), pa.int32())
         return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
-    def add(self, values: pa.Array, hit_value: np.ndarray, fired: np.ndarray) -> None:
+    def add(self, values: pa.Array, hit_value: np.ndarray, fired: np.ndarray) -> np.ndarray:
+        """Remember new values and their hits; returns where the values now are among those seen."""
         hit_row = np.full(len(values), -1, dtype=np.int64)
         hit_row[hit_value] = len(self.fired) + np.arange(len(hit_value))
+        at = len(self.texts) + np.arange(len(values))
         self.texts = pa.concat_arrays([self.texts, values])
         self.hit_row = np.concatenate([self.hit_row, hit_row])
         self.fired = np.concatenate([self.fired, fired])
+        return at
 
     def hits_at(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the values at these positions that fired a rule, their rules fired)."""
