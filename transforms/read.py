@@ -125,12 +125,9 @@ def _read_block(stream: BinaryIO) -> bytes:
     return b"".join(parts)
 
 
-def valid_utf8(complete: bytes, line_ends: np.ndarray | None = None) -> bytes:
-    """The block with each line that is no UTF-8 decoded with U+FFFD for its bad bytes.
-
-    `line_ends` are the positions after each newline, when the caller has them.
-    """
-    return _recoded(complete, _utf8_fixes(complete, line_ends))
+def valid_utf8(complete: bytes) -> bytes:
+    """The block with each line that is no UTF-8 decoded with U+FFFD for its bad bytes."""
+    return _recoded(complete, _utf8_fixes(complete))
 
 
 def _utf8_fixes(complete: bytes, line_ends: np.ndarray | None = None) -> list[tuple[int, int, bytes]]:
@@ -221,8 +218,8 @@ class Range:
     """The part of an input one worker reads: the lines that *start* in [start, end).
 
     Plain files above `input.range_bytes` are split into equal ranges of at most that
-    size, so workers share them; a compressed file is one range (`end` None), since it can only be read from
-    its beginning.
+    size, so workers share them; a compressed file is one range (`end` None), since it
+    can only be read from its beginning.
     """
 
     path: str

@@ -111,9 +111,10 @@ def decimals(raw: np.ndarray, begin: np.ndarray, end: np.ndarray, fraction: bool
     """(value, valid?) of the numbers written in `raw[begin:end]`: `200`, `-1`, and with a fraction `0.012`.
 
     Anything else (`-` for no value, an empty field, more than `INT64_DIGITS` digits) is
-    not valid. The bytes of all rows are read at once as a rows x widest-number grid; the
-    value is the digits as one integer divided by a power of ten, as exact as parsing the
-    text. Without `fraction`, only integers are valid and the values are int64.
+    not valid. With a fraction, the bytes of all rows are read at once as a rows x
+    widest-number grid; the value is the digits as one integer divided by a power of ten,
+    as exact as parsing the text. Without `fraction`, only integers are valid, read digit
+    by digit (see `_integers`), and the values are int64.
     """
     last = len(raw) - 1
     negative = (raw[np.minimum(begin, last)] == ord("-")) & (end - begin > 1)
@@ -147,22 +148,24 @@ def _integers(raw: np.ndarray, at: np.ndarray, length: np.ndarray) -> tuple[np.n
     Valid: 1 to `INT64_DIGITS` digits and nothing else. The short ones (nearly all) are
     read as wide as the widest of them; the few longer ones in a pass of their own.
     """
-    value = np.zeros(len(at), dtype=np.int64)
-    ok = (length > 0) & (length <= INT64_DIGITS)
     short = length <= _SHORT_DIGITS
-    for rows in (None, np.flatnonzero(~short & ok)) if not short.all() else (None,):
-        starts, lengths = (at, np.where(short, length, 0)) if rows is None else (at[rows], length[rows])
-        number = np.zeros(len(starts), dtype=np.int64)
-        digits_ok = np.ones(len(starts), dtype=bool)
-        for i in range(int(lengths.max(initial=0))):
-            inside = i < lengths
-            digit = raw[np.minimum(starts + i, len(raw) - 1)].astype(np.int64) - 48
-            digits_ok &= ~inside | ((digit >= 0) & (digit <= 9))
-            number = np.where(inside, number * 10 + digit, number)
-        if rows is None:
-            value, ok = number, ok & digits_ok
-        else:
-            value[rows], ok[rows] = number, digits_ok
+    value, ok = _digit_runs(raw, at, np.where(short, length, 0))  # the long ones read as 0 digits here
+    ok &= (length > 0) & (length <= INT64_DIGITS)
+    long = np.flatnonzero(~short & ok)
+    if len(long):
+        value[long], ok[long] = _digit_runs(raw, at[long], length[long])
+    return value, ok
+
+
+def _digit_runs(raw: np.ndarray, at: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, all digits?) of the `length` bytes at each position, one pass per digit of the longest."""
+    value = np.zeros(len(at), dtype=np.int64)
+    ok = np.ones(len(at), dtype=bool)
+    for i in range(int(length.max(initial=0))):
+        inside = i < length
+        digit = raw[np.minimum(at + i, len(raw) - 1)].astype(np.int64) - 48
+        ok &= ~inside | ((digit >= 0) & (digit <= 9))
+        value = np.where(inside, value * 10 + digit, value)
     return value, ok
 
 
