@@ -45,7 +45,7 @@ from transforms.attacks import DetectAttacks
 from transforms.config import Config, load_config, log_format, logs_xff
 from transforms.errors import LogshroudError
 from transforms.manifest import input_summaries, iso_time, manifest_path, read_manifest, totals, write_manifest
-from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format
+from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format, has_directives
 from transforms.parse.logformat import CompiledFormat
 from transforms.read import LogChunk, ReadLogChunks, ScanRanges, plan_ranges, read_chunks, source_id
 from transforms.schema import Batch
@@ -167,7 +167,7 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     scans = (
         ranges
         | "SplitFilesOnly" >> beam.Filter(lambda r: r.end is not None)
-        | "ScanRanges" >> beam.ParDo(ScanRanges(cfg.storage.s3))
+        | "ScanRanges" >> beam.ParDo(ScanRanges(cfg.storage.s3, has_directives(run.log_format)))
     )
     chunks = ranges | "ReadChunks" >> beam.ParDo(
         ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3), scans=beam.pvalue.AsDict(scans)

@@ -192,6 +192,10 @@ def test_every_range_and_chunk_knows_the_fields_in_force(tmp_path: Path, range_b
             rows += len(parsed.rows)
             assert len(parsed.quarantined) == 0
     assert (seen, rows) == (206, 200)
+    # A format without directives has its ranges only counted: the same line numbers, no directive.
+    counted = {(r.path, r.index): scan_range(r, directives=False) for r in ranges if r.end is not None}
+    assert {key: scan.lines for key, scan in counted.items()} == {key: scan.lines for key, scan in scans.items()}
+    assert all(scan.fields_directive is None for scan in counted.values())
 
 
 def test_ingest_counts_directives_and_balances(tmp_path: Path) -> None:

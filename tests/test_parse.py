@@ -204,3 +204,21 @@ def test_integers_of_every_length_read_together() -> None:
     assert np.flatnonzero(valid).tolist() == sorted(expected)
     assert value[valid].tolist() == [expected[i] for i in sorted(expected)]
     assert value.dtype == np.int64
+
+
+
+@pytest.mark.parametrize("shift", range(8))
+def test_fields_cut_at_every_alignment(shift: int) -> None:
+    """String fields cut out of a buffer are its bytes, whatever the buffer's and the fields' alignment."""
+    import numpy as np
+
+    from transforms.slicing import PADDING, slices
+
+    rng = np.random.default_rng(shift)
+    storage = np.zeros(4096 + 8 + PADDING, dtype=np.uint8)
+    raw = storage[shift : shift + 4096 + PADDING]
+    raw[:4096] = rng.integers(32, 127, 4096)
+    starts = np.sort(rng.integers(0, 4096 - 40, 500))
+    ends = starts + rng.integers(0, 40, len(starts))
+    texts = slices(pa.py_buffer(raw), raw, starts, ends).to_pylist()
+    assert texts == [raw[s:e].tobytes().decode() for s, e in zip(starts, ends, strict=True)]

@@ -253,12 +253,13 @@ def count_lines(rng: Range) -> int:
     return scan_range(rng).lines
 
 
-def scan_range(rng: Range) -> RangeScan:
+def scan_range(rng: Range, directives: bool = True) -> RangeScan:
     """Lines starting inside the range, and the last `#Fields:` directive among them, in one pass.
 
     A line starts at 0 and after each newline but the last byte, so the newlines in
     [start - 1, end - 1) start the range's lines; a few bytes more are read to see
-    whether the last of them starts a directive.
+    whether the last of them starts a directive. Without `directives` (a format that
+    has none: only W3C logs do) the lines are only counted.
     """
     with storage.open_read(rng.path) as stream:
         begin = max(rng.start - 1, 0)
@@ -269,24 +270,25 @@ def scan_range(rng: Range) -> RangeScan:
         directive_at = None  # file offset of the newline before the last directive
         position = begin
         overlap = len(_FIELDS_LINE) - 1  # bytes a directive can have in the block before
-        stop = rng.end - 1 + overlap  # a directive whose newline is in the range is read whole
+        stop = rng.end - 1 + (overlap if directives else 0)  # a directive whose newline is in the range is read whole
         while position < stop:
             block = stream.read(min(_READ_BYTES, stop - position))
             if not block:
                 break
             raw = np.frombuffer(block, np.uint8)
             count += int(np.count_nonzero(raw[: max(counted - (position - begin), 0)] == _NEWLINE))
-            # The last directive: in the block, else across the joint with the block before. Only
-            # a `#` that starts a line can start one: most blocks have none and need no search.
-            # (numpy rather than bytes methods: it lets other worker threads run meanwhile.)
-            hashes = np.flatnonzero(raw == _HASH)
-            line_start = (hashes == 0) | (raw[np.maximum(hashes - 1, 0)] == _NEWLINE)
-            found = block.rfind(_FIELDS_LINE) if line_start.any() else -1
-            if found >= 0:
-                directive_at = position + found
-            elif (found := (tail + block[:overlap]).rfind(_FIELDS_LINE)) >= 0:
-                directive_at = position - len(tail) + found
-            tail = (tail + block[-overlap:])[-overlap:]
+            if directives:
+                # The last directive: in the block, else across the joint with the block before. Only
+                # a `#` that starts a line can start one: most blocks have none and need no search.
+                # (numpy rather than bytes methods: it lets other worker threads run meanwhile.)
+                hashes = np.flatnonzero(raw == _HASH)
+                line_start = (hashes == 0) | (raw[np.maximum(hashes - 1, 0)] == _NEWLINE)
+                found = block.rfind(_FIELDS_LINE) if line_start.any() else -1
+                if found >= 0:
+                    directive_at = position + found
+                elif (found := (tail + block[:overlap]).rfind(_FIELDS_LINE)) >= 0:
+                    directive_at = position - len(tail) + found
+                tail = (tail + block[-overlap:])[-overlap:]
             position += len(block)
         if directive_at is None:
             return RangeScan(count, None)
@@ -431,16 +433,20 @@ def range_start(scans: dict[tuple[str, int], RangeScan], rng: Range) -> tuple[in
 
 
 class ScanRanges(beam.DoFn):
-    """Range of a split file -> ((path, range index), RangeScan): its lines and its last `#Fields:` line."""
+    """Range of a split file -> ((path, range index), RangeScan): its lines and its last `#Fields:` line.
 
-    def __init__(self, s3: storage.S3Settings):
+    `directives`: whether the format has `#Fields:` lines to look for (W3C logs).
+    """
+
+    def __init__(self, s3: storage.S3Settings, directives: bool = True):
         self.s3 = s3
+        self.directives = directives
 
     def setup(self) -> None:
         storage.configure(self.s3)
 
     def process(self, rng: Range):
-        yield (rng.path, rng.index), scan_range(rng)
+        yield (rng.path, rng.index), scan_range(rng, self.directives)
 
 
 class ReadLogChunks(beam.DoFn):

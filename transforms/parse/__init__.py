@@ -85,13 +85,18 @@ def parse_lines(lines: pa.Array, fmt: LogFormat, max_line_bytes: int, damaged_ta
 Run = tuple[int, int, LogFormat | None]  # lines [start, stop) read with one format; None: no line of it can be
 
 
+def has_directives(fmt: LogFormat) -> bool:
+    """Whether logs of the format hold directive lines (`#Fields: ...`): W3C logs do."""
+    return isinstance(fmt, W3cFormat)
+
+
 def _runs(lines: pa.Array, fmt: LogFormat, fields_in_force: str | None, unusable: np.ndarray
           ) -> tuple[np.ndarray, list[Run]]:  # fmt: skip
     """Which lines are directives, and the runs of lines read with one format.
 
     One run of the whole chunk, but in W3C logs, where each `#Fields:` directive starts another.
     """
-    if not isinstance(fmt, W3cFormat):
+    if not has_directives(fmt):
         return np.zeros(len(lines), dtype=bool), [(0, len(lines), fmt)]
     directive = w3c.directives(lines) & ~unusable
     return directive, w3c.segments(lines, fmt, fields_in_force, directive)
