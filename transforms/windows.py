@@ -165,58 +165,55 @@ class ClientActivity(beam.DoFn):
 
 
 @dataclass(frozen=True)
-class _Coded:
-    """A column as an integer code per row into its distinct values."""
-
-    codes: np.ndarray
-    values: pa.Array
-
-    @classmethod
-    def of(cls, values: pa.Array, rows: np.ndarray) -> _Coded:
-        """Row i holds `values[rows[i]]`, where values may repeat: only the values are hashed."""
-        merged = pc.dictionary_encode(values, null_encoding="encode")
-        return cls(merged.indices.to_numpy(zero_copy_only=False).astype(np.int64)[rows], merged.dictionary)
-
-    def at(self, rows: np.ndarray) -> pa.Array:
-        return self.values.take(pa.array(self.codes[rows]))
-
-    def valid(self) -> np.ndarray:
-        return pc.is_valid(self.values).to_numpy(zero_copy_only=False)[self.codes]
-
-    def filter(self, keep: np.ndarray) -> _Coded:
-        return _Coded(self.codes[keep], self.values)
-
-
-@dataclass(frozen=True)
 class HourActivity:
-    """One hour's activity from every batch, as numpy: minute, counts, and codes for the strings."""
+    """One hour's activity from every batch, as numpy: minute, counts, and codes for the strings.
+
+    The batches' dictionaries are only merged, no string per row is touched: `client`
+    points each row at its client's columns in `clients` (a client may be there more
+    than once, from several batches), `address` and `path` are codes per distinct
+    client address and per distinct path.
+    """
 
     minute: np.ndarray
-    counts: dict[str, np.ndarray]
-    strings: dict[str, _Coded]  # the client columns and path
+    counts: np.ndarray  # a row per name in _COUNTS, a column per activity row
+    client: np.ndarray
+    address: np.ndarray
+    path: np.ndarray
+    clients: pa.StructArray  # the _CLIENT columns
 
     @classmethod
     def of(cls, batches: Iterable[Batch]) -> HourActivity:
-        """The batches' activity, each batch's dictionaries merged: no string per row is touched."""
         rows = pa.concat_tables([b.table for b in batches])
-        clients, client_rows = _dictionaries(rows["client"])
-        paths, path_rows = _dictionaries(rows["path"])
-        strings = {name: _Coded.of(clients.field(name), client_rows) for name in _CLIENT}
+        clients, client = _dictionaries(rows["client"])
+        paths, path = _dictionaries(rows["path"])
         return cls(
             rows["minute"].to_numpy().astype(np.int64),
-            {name: rows[name].to_numpy().astype(np.int64) for name in _COUNTS},
-            strings | {"path": _Coded.of(paths, path_rows)},
+            np.vstack([rows[name].to_numpy() for name in _COUNTS]).astype(np.int64),
+            client,
+            _value_codes(clients.field("client_ip"))[client],
+            _value_codes(paths)[path],
+            clients,
         )
 
     def __len__(self) -> int:
         return len(self.minute)
 
     def filter(self, keep: np.ndarray) -> HourActivity:
-        return HourActivity(
-            self.minute[keep],
-            {name: count[keep] for name, count in self.counts.items()},
-            {name: coded.filter(keep) for name, coded in self.strings.items()},
-        )
+        return HourActivity(self.minute[keep], self.counts[:, keep], self.client[keep], self.address[keep],
+                            self.path[keep], self.clients)  # fmt: skip
+
+    def column(self, name: str, rows: np.ndarray) -> pa.Array:
+        """The client column `name` of these rows."""
+        return self.clients.field(name).take(pa.array(self.client[rows]))
+
+    def valid(self, name: str) -> np.ndarray:
+        """Per row: is its client column `name` set?"""
+        return pc.is_valid(self.clients.field(name)).to_numpy(zero_copy_only=False)[self.client]
+
+
+def _value_codes(values: pa.Array) -> np.ndarray:
+    """A code per value, equal values (null among them) the same code: values hashed once each."""
+    return pc.dictionary_encode(values, null_encoding="encode").indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _dictionaries(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
@@ -229,19 +226,32 @@ def _dictionaries(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
     return pa.concat_arrays([c.dictionary for c in chunks]), np.concatenate(rows).astype(np.int64)
 
 
-def _window_table(rows: HourActivity, minutes: int, clients: np.ndarray) -> pa.Table:
-    """Activity -> one row per (window, client code): the counts, distinct paths, client columns."""
+def _window_table(rows: HourActivity, minutes: int, clients: np.ndarray | None) -> pa.Table:
+    """Activity -> one row per (window, client): the client columns, the counts, distinct paths.
+
+    `clients` is a code per row that tells clients apart; without it every client counts
+    as one (the service's windows), and the client columns are null.
+    """
     window = rows.minute // minutes * minutes
-    order, starts, group = _groups(window, clients)
-    pair_order, pair_starts, _ = _groups(group, rows.strings["path"].codes)  # distinct (window and client, path)
-    distinct_paths = np.bincount(group[pair_order[pair_starts]], minlength=len(starts))
+    who = np.zeros(len(rows), np.int64) if clients is None else clients
+    # One sort by (window, client, path): the rows of a client's window lie together, and
+    # within them the rows of each distinct path.
+    order, path_starts, _ = _groups(window, who, rows.path)
+    run_window, run_client = window[order[path_starts]], who[order[path_starts]]
+    new_window = np.ones(len(path_starts), dtype=bool)
+    new_window[1:] = (run_window[1:] != run_window[:-1]) | (run_client[1:] != run_client[:-1])
+    window_runs = np.flatnonzero(new_window)  # where each window starts among the runs of paths
+    starts = path_starts[window_runs]
     first = order[starts]
-    columns = {name: rows.strings[name].at(first) for name in _CLIENT}
+    if clients is None:
+        columns = {f.name: pa.nulls(len(starts), f.type) for f in rows.clients.type}
+    else:
+        columns = {name: rows.column(name, first) for name in _CLIENT}
     columns["window_start"] = pa.array(window[first] * _MS_PER_MINUTE, pa.int64()).cast(TS)
     columns["window_seconds"] = pa.array(np.full(len(starts), minutes * 60, np.int32))
-    for name in _COUNTS:
-        columns[name] = _sums(rows.counts[name], order, starts)
-    columns["distinct_paths"] = pa.array(distinct_paths.astype(np.int64))
+    for name, counts in zip(_COUNTS, rows.counts, strict=True):
+        columns[name] = _sums(counts, order, starts)
+    columns["distinct_paths"] = pa.array(np.diff(np.r_[window_runs, len(path_starts)]).astype(np.int64))
     return pa.table(columns)
 
 
@@ -276,11 +286,7 @@ def _alert_lists(masks: list[tuple[str, np.ndarray]], rows: int) -> pa.Array:
 
 def service_windows(rows: HourActivity) -> pa.Table:
     """Activity -> one row per 5-minute window over every client (client columns null)."""
-    windows = _window_table(rows, 5, np.zeros(len(rows), np.int64))
-    for name in _CLIENT:
-        nulls = pa.nulls(windows.num_rows, windows[name].type)
-        windows = windows.set_column(windows.schema.get_field_index(name), name, nulls)
-    return windows
+    return _window_table(rows, 5, None)
 
 
 class HourWindows(beam.DoFn):
@@ -303,9 +309,8 @@ class HourWindows(beam.DoFn):
         hour, batches = element
         rows = HourActivity.of(batches)
         service = service_windows(rows)
-        rows = rows.filter(rows.strings["client_net"].valid() | rows.strings["client_token"].valid())
-        clients = rows.strings["client_ip"].codes
-        windows = pa.concat_tables([_window_table(rows, minutes, clients) for minutes in WINDOW_MINUTES])
+        rows = rows.filter(rows.valid("client_net") | rows.valid("client_token"))
+        windows = pa.concat_tables([_window_table(rows, minutes, rows.address) for minutes in WINDOW_MINUTES])
         masks = client_alerts(windows, self.signals)
         windows = windows.append_column("alerts", _alert_lists(masks, windows.num_rows))
         alerts = pa.concat_tables(
@@ -328,15 +333,17 @@ class HourWindows(beam.DoFn):
 
 def prefix_clients(rows: HourActivity) -> pa.Table:
     """Activity -> requests per (published network, client): what anonymity sets are counted from."""
-    rows = rows.filter(rows.strings["client_net"].valid())
-    order, starts, _ = _groups(rows.strings["client_net"].codes, rows.strings["client_ip"].codes)
-    first = order[starts]
+    rows = rows.filter(rows.valid("client_net"))
+    requests = np.bincount(rows.address, weights=rows.counts[_COUNTS.index("requests")]).astype(np.int64)
+    row_of = np.full(len(requests), -1, np.int64)
+    row_of[rows.address] = np.arange(len(rows))  # a row of each client: its network is the same in all
+    present = np.flatnonzero(row_of >= 0)
     return pa.table(
         {
-            "client_net": rows.strings["client_net"].at(first),
-            "ip_version": rows.strings["ip_version"].at(first),
-            "client_ip": rows.strings["client_ip"].at(first),
-            "requests": _sums(rows.counts["requests"], order, starts),
+            "client_net": rows.column("client_net", row_of[present]),
+            "ip_version": rows.column("ip_version", row_of[present]),
+            "client_ip": rows.column("client_ip", row_of[present]),
+            "requests": pa.array(requests[present]),
         }
     )
 
