@@ -13,7 +13,7 @@ import pytest
 from pipelines import ingest
 from tests.conftest import Workspace, clf_line
 from transforms.config import Signals
-from transforms.windows import login_pattern
+from transforms.windows import by_hour, login_pattern
 
 AS_OF = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc)
 HOUR = dt.datetime(2026, 11, 24, 10, 0)
@@ -157,3 +157,26 @@ def test_a_chunk_across_a_key_epoch_gives_each_window_the_token_of_its_own_epoch
             if 0 <= (ts - window["window_start"]).total_seconds() < window["window_seconds"]
         ]
         assert (window["client_token"], window["key_id"]) == inside
+
+
+def test_activity_split_by_hour_keeps_each_hour_its_own_values() -> None:
+    """Each hour's activity carries only the paths and clients its rows use, and each row still reads its own."""
+    paths = pa.array(["/a", "/b", "/c", "/d"])
+    clients = pa.StructArray.from_arrays([pa.array(["192.0.2.1", "192.0.2.2", "198.51.100.3"])], names=["client_ip"])
+    rows = pa.table(
+        {
+            "minute": pa.array([60, 61, 119, 120, 121, 180], pa.int32()),  # hours 1, 1, 1, 2, 2, 3
+            "path": pa.DictionaryArray.from_arrays(pa.array([3, 0, 3, 1, 3, 2], pa.int32()), paths),
+            "client": pa.DictionaryArray.from_arrays(pa.array([2, 2, 0, 1, 0, 1], pa.int32()), clients),
+        }
+    )
+    hours = dict(by_hour(rows))
+    assert sorted(hours) == [1, 2, 3]
+    assert [hours[1]["path"].to_pylist(), hours[2]["path"].to_pylist(), hours[3]["path"].to_pylist()] == [
+        ["/d", "/a", "/d"], ["/b", "/d"], ["/c"]
+    ]  # fmt: skip
+    assert [sorted(hours[h]["path"].combine_chunks().dictionary.to_pylist()) for h in (1, 2, 3)] == [
+        ["/a", "/d"], ["/b", "/d"], ["/c"]
+    ]  # fmt: skip
+    assert [c["client_ip"] for c in hours[2]["client"].to_pylist()] == ["192.0.2.2", "192.0.2.1"]
+    assert len(hours[3]["client"].combine_chunks().dictionary) == 1

@@ -146,8 +146,10 @@ def _used_values_only(table: pa.Table) -> pa.Table:
         if pa.types.is_dictionary(field.type):
             column = table[field.name].combine_chunks()
             codes = column.indices.to_numpy(zero_copy_only=False)
-            used, recoded = np.unique(codes, return_inverse=True)
-            trimmed = pa.DictionaryArray.from_arrays(pa.array(recoded.astype(np.int32)), column.dictionary.take(used))
+            used = np.zeros(len(column.dictionary), dtype=bool)
+            used[codes] = True
+            recoded = (np.cumsum(used, dtype=np.int32) - 1)[codes]  # a used value's place among the used ones
+            trimmed = pa.DictionaryArray.from_arrays(pa.array(recoded), column.dictionary.filter(pa.array(used)))
             table = table.set_column(i, field.name, trimmed)
     return table
 
