@@ -332,3 +332,30 @@ def test_ingest_carries_the_signals_into_both_zones_and_the_saved_query(workspac
         r["family"]: r["requests"] for r in query.run(workspace.config, SAVED["attacks-by-family"].sql).to_pylist()
     }
     assert by_family == dict(Counter(family for families in expected for family in families))
+
+
+def test_plans_are_kept_between_runs_and_made_again_when_the_cache_fails(tmp_path: Path, monkeypatch) -> None:
+    """The plans come back from the user's cache as they were made; a damaged, foreign or unwritable
+    cache only means they are made again, and other rules get plans of their own."""
+    import json
+
+    from transforms import attacks
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    made = attacks.attack_plans()
+    (kept,) = (tmp_path / "cache" / "logshroud").glob("attack-plans-*.json")
+    with monkeypatch.context() as m:  # read from the cache: nothing is made
+        m.setattr(attacks, "_plan", lambda *_: pytest.fail("plans made again although kept"))
+        assert attacks.attack_plans() == made
+    written = kept.read_text()
+    for damage in ("{not json", json.dumps(["a list"]), json.dumps({"target": {"prefilter": "x"}})):
+        kept.write_text(damage)
+        assert attacks.attack_plans() == made
+        assert kept.read_text() == written  # made again, and kept again
+    assert attacks.attack_plans(RULES[:3]) != made
+    assert len(list(kept.parent.glob("attack-plans-*.json"))) == 2
+    monkeypatch.setenv("XDG_CACHE_HOME", str(kept))  # a file where the folder should be: nothing can be kept
+    assert attacks.attack_plans() == made
+    found = AttackDetector(plans=made).columns(pa.array(["/index.php?id=1 UNION SELECT password FROM users"]),
+                                                pa.array([None], pa.string()), pa.array([CHROME]))  # fmt: skip
+    assert found[0].to_pylist() == [["sqli"]]

@@ -37,13 +37,19 @@ its own values alone, never on the rest of its chunk.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import hashlib
 import html
+import json
+import os
 import re
+import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from urllib.parse import unquote, unquote_plus
 
 import apache_beam as beam
@@ -328,6 +334,45 @@ def _plan(rules: tuple[Rule, ...], where: str) -> _Plan | None:
     return _Plan(_literal_alternation(every_literal), _alternation(routes), tuple(families)) if families else None
 
 
+def attack_plans(rules: Iterable[Rule] = RULES) -> dict[str, _Plan]:
+    """Each kind of text's plan (kinds no rule reads left out), kept between runs.
+
+    Making the plans takes a fifth of a second of Python. They depend on nothing but the
+    rules, this module and Python's regex parser, so they are kept in the user's cache
+    folder (`$XDG_CACHE_HOME/logshroud`, else `~/.cache/logshroud`) under a digest of the
+    three; a cache that is missing, unreadable or unwritable only means they are made again.
+    """
+    rules = tuple(sorted(rules, key=lambda rule: rule.id))
+    described = [(rule.id, rule.family, rule.patterns, rule.where) for rule in rules]
+    digest = hashlib.sha256(repr((sys.version_info[:2], Path(__file__).read_bytes(), described)).encode()).hexdigest()
+    folder = _cache_folder()
+    path = folder / f"attack-plans-{digest[:32]}.json" if folder else None
+    if path and path.is_file():
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):  # else: made again
+            return {where: _kept_plan(plan) for where, plan in json.loads(path.read_text()).items()}
+    plans = {where: plan for where in WHERE if (plan := _plan(rules, where))}
+    if path:
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}")
+            temporary.write_text(json.dumps({where: dataclasses.asdict(plan) for where, plan in plans.items()}))
+            os.replace(temporary, path)  # whole or not at all, for runs side by side
+    return plans
+
+
+def _kept_plan(kept: dict) -> _Plan:
+    """A plan as the cache keeps it (`dataclasses.asdict` in JSON) -> the plan."""
+    families = tuple(_Family(f["pattern"], tuple((i, rule) for i, rule in f["rules"])) for f in kept["families"])
+    return _Plan(kept["prefilter"], kept["routing"], families)
+
+
+def _cache_folder() -> Path | None:
+    """The user's cache folder for logshroud; None when there is no home to put it in."""
+    home = os.path.expanduser("~")
+    base = os.environ.get("XDG_CACHE_HOME") or (os.path.join(home, ".cache") if home != "~" else None)
+    return Path(base) / "logshroud" if base else None
+
+
 # --- the texts of a chunk ---------------------------------------------------------------------------
 
 _COLUMNS = ("target", "referrer", "user_agent")
@@ -391,10 +436,10 @@ def _query_values(urls: pa.Array) -> tuple[pa.Array, np.ndarray]:
 
 
 class AttackDetector:
-    """Compiled once per worker (in DoFn.setup)."""
+    """The rules, and each kind of text's patterns and prefilter: made once per worker (in DoFn.setup)."""
 
-    def __init__(self, rules: Iterable[Rule] = RULES):
-        """Rules in id order; each kind of text gets its patterns and prefilter.
+    def __init__(self, rules: Iterable[Rule] = RULES, plans: dict[str, _Plan] | None = None):
+        """Rules in id order; `plans` as `attack_plans` makes them for these rules (made here without).
 
         Raises ValueError for duplicate rule ids, or for a pattern without a literal that
         every match contains (see `required_literals`).
@@ -406,7 +451,7 @@ class AttackDetector:
         self._ids = pa.array(ids, pa.string())
         self._families = pa.array(FAMILIES, pa.string())
         self._family_of_rule = np.array([FAMILIES.index(rule.family) for rule in self.rules], dtype=np.int64)
-        self._plans = {where: plan for where in WHERE if (plan := _plan(self.rules, where))}
+        self._plans = attack_plans(self.rules) if plans is None else plans
 
     def columns(self, target: pa.Array, referrer: pa.Array, user_agent: pa.Array,
                 memory: RememberedHits | None = None) -> tuple[pa.Array, pa.Array]:  # fmt: skip
@@ -563,35 +608,19 @@ def _list_array(rows: int, rows_hit: np.ndarray, flags: np.ndarray, names: pa.Ar
     return pa.ListArray.from_arrays(pa.array(offsets), names.take(pa.array(columns, pa.int64())))
 
 
-_shared: list[Future[AttackDetector]] = []
-_shared_lock = threading.Lock()
-
-
-def shared_detector() -> Future[AttackDetector]:
-    """The detector of the rules in `attack_rules`, compiled once per process, in the background.
-
-    Compiling takes a fifth of a second of Python; started when a worker sets up,
-    it is done by the time the first chunk is read and parsed. Worker threads of one
-    process share the detector: it holds only patterns, so concurrent calls are safe.
-    """
-    with _shared_lock:
-        if not _shared:
-            compiler = ThreadPoolExecutor(1, thread_name_prefix="attack-rules")
-            _shared.append(compiler.submit(AttackDetector))
-            compiler.shutdown(wait=False)  # its thread ends once the detector is compiled
-        return _shared[0]
-
-
 class DetectAttacks(beam.DoFn):
-    """Batch of parsed requests -> the same rows with `attack_families` and `rule_ids` filled in."""
+    """Batch of parsed requests -> the same rows with `attack_families` and `rule_ids` filled in.
+
+    The plans are made (or taken from the cache) where the pipeline is built, once, and
+    travel with the step to every worker.
+    """
+
+    def __init__(self) -> None:
+        self.plans = attack_plans()
 
     def setup(self) -> None:
-        self.compiled = shared_detector()
+        self.detector = AttackDetector(plans=self.plans)
         self.memory = RememberedHits()  # this worker's own
-
-    @property
-    def detector(self) -> AttackDetector:
-        return self.compiled.result()
 
     def process(self, batch: Batch) -> Iterator[Batch]:
         table = batch.table
