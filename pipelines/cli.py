@@ -50,7 +50,7 @@ def _quiet_libraries() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the command itself: its exit code is final once the job has returned
-        code = _main(sys.argv[1:])
+        code = _main(sys.argv[1:], command=True)
         # Native libraries' thread pools can abort at interpreter teardown ("terminate called
         # without an active exception") after the job is done and its output written, turning a
         # finished command's exit code into a crash. Flush, then leave without that teardown.
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     return _main(argv)
 
 
-def _main(argv: list[str]) -> int:
+def _main(argv: list[str], command: bool = False) -> int:
     allocators.tune()  # before Arrow is first used
     argv = list(argv)
     debug = "--debug" in argv
@@ -82,7 +82,7 @@ def _main(argv: list[str]) -> int:
     if not debug:
         _quiet_libraries()
     try:
-        return _run(job, argv[1:])
+        return _run(job, argv[1:], command)
     except LogshroudError as error:
         print(f"logshroud: error: {redact(str(error))}", file=sys.stderr)
     except KeyboardInterrupt:
@@ -98,11 +98,11 @@ def _main(argv: list[str]) -> int:
     return 2
 
 
-def _run(job: str, argv: list[str]) -> int:
+def _run(job: str, argv: list[str], command: bool = False) -> int:
     module = importlib.import_module(_JOBS[job][0])
-    # What the imports made (Beam's and its clients', over a hundred thousand objects) lives
-    # as long as the process: the garbage collector's full passes need not walk it again.
-    if not gc.get_freeze_count():
+    if command:
+        # What the imports made (Beam's and its clients', over a hundred thousand objects and no
+        # garbage) lives as long as the command: full garbage collections need not walk it again.
         gc.freeze()
     return module.main(argv)
 

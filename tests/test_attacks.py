@@ -335,9 +335,11 @@ def test_ingest_carries_the_signals_into_both_zones_and_the_saved_query(workspac
 
 
 def test_plans_are_kept_between_runs_and_made_again_when_the_cache_fails(tmp_path: Path, monkeypatch) -> None:
-    """The plans come back from the user's cache as they were made; a damaged, foreign or unwritable
-    cache only means they are made again, and other rules get plans of their own."""
+    """The plans come back from the user's cache as they were made. A cache that is damaged, holds
+    other plans, could have been written by someone else, or cannot be read or written only means
+    they are made again; other rules get plans of their own."""
     import json
+    import os
 
     from transforms import attacks
 
@@ -347,15 +349,45 @@ def test_plans_are_kept_between_runs_and_made_again_when_the_cache_fails(tmp_pat
     with monkeypatch.context() as m:  # read from the cache: nothing is made
         m.setattr(attacks, "_plan", lambda *_: pytest.fail("plans made again although kept"))
         assert attacks.attack_plans() == made
-    written = kept.read_text()
-    for damage in ("{not json", json.dumps(["a list"]), json.dumps({"target": {"prefilter": "x"}})):
+    written = json.loads(kept.read_text())
+    other_families = json.loads(kept.read_text())
+    other_families["plans"]["target"]["families"] = other_families["plans"]["target"]["families"][:1]
+    no_prefilter = json.loads(kept.read_text())
+    no_prefilter["plans"]["target"]["prefilter"] = ""
+    damaged = ["{not json", "{}", json.dumps(["a list"]), json.dumps({**written, "digest": "0" * 64}),
+               json.dumps({**written, "plans": {}}), json.dumps(other_families), json.dumps(no_prefilter)]  # fmt: skip
+    for damage in damaged:
         kept.write_text(damage)
-        assert attacks.attack_plans() == made
-        assert kept.read_text() == written  # made again, and kept again
+        assert attacks.attack_plans() == made, damage[:80]
+        assert json.loads(kept.read_text()) == written  # made again, and kept again
+    kept.chmod(0o666)  # anyone could have written it: not trusted
+    with monkeypatch.context() as m:
+        m.setattr(attacks, "_plan", lambda *_: None)  # what "made again" gives here, to tell it apart
+        assert attacks.attack_plans() == {}
+    kept.chmod(0o644)
     assert attacks.attack_plans(RULES[:3]) != made
     assert len(list(kept.parent.glob("attack-plans-*.json"))) == 2
+    if os.geteuid() != 0:  # root reads any folder
+        kept.parent.chmod(0o000)  # a cache folder that cannot be read
+        try:
+            assert attacks.attack_plans() == made
+        finally:
+            kept.parent.chmod(0o700)
     monkeypatch.setenv("XDG_CACHE_HOME", str(kept))  # a file where the folder should be: nothing can be kept
     assert attacks.attack_plans() == made
+    assert not list(kept.parent.glob("*.json.*"))  # no half-written file left behind
     found = AttackDetector(plans=made).columns(pa.array(["/index.php?id=1 UNION SELECT password FROM users"]),
                                                 pa.array([None], pa.string()), pa.array([CHROME]))  # fmt: skip
     assert found[0].to_pylist() == [["sqli"]]
+
+
+def test_the_step_carries_its_rules_with_its_plans() -> None:
+    """Workers use the rules the plans were made for, not whatever rules they have themselves."""
+    import pickle
+
+    from transforms.attacks import DetectAttacks
+
+    step = pickle.loads(pickle.dumps(DetectAttacks()))
+    assert step.rules == RULES
+    step.setup()
+    assert step.detector.rules == tuple(sorted(RULES, key=lambda rule: rule.id))

@@ -316,22 +316,28 @@ class _Plan:
     families: tuple[_Family, ...]
 
 
+def _families(rules: tuple[Rule, ...], where: str) -> tuple[_Family, ...]:
+    """The families whose rules read `where`, each with its rules' patterns (in `FAMILIES` order)."""
+    families = []
+    for family in FAMILIES:
+        by_rule = tuple((i, _alternation(rule.patterns)) for i, rule in enumerate(rules)
+                        if rule.family == family and where in rule.where)  # fmt: skip
+        if by_rule:
+            families.append(_Family(_alternation(pattern for _, pattern in by_rule), by_rule))
+    return tuple(families)
+
+
 def _plan(rules: tuple[Rule, ...], where: str) -> _Plan | None:
     """The plan of the rules that apply to `where` (None when none does)."""
-    families: list[_Family] = []
+    families = _families(rules, where)
     routes: list[str] = []
     every_literal: set[str] = set()
-    for family in FAMILIES:
-        members = [(i, rule) for i, rule in enumerate(rules) if rule.family == family and where in rule.where]
-        if not members:
-            continue
-        patterns = [pattern for _, rule in members for pattern in rule.patterns]
+    for position, family in enumerate(families):
+        patterns = [pattern for i, _ in family.rules for pattern in rules[i].patterns]
         literals = {literal for pattern in patterns for literal in required_literals(pattern, where)}
         every_literal |= literals
-        routes.append(_literal_alternation(literals, prefix=_ROUTING_TAG + chr(len(families))))
-        by_rule = tuple((i, _alternation(rule.patterns)) for i, rule in members)
-        families.append(_Family(_alternation(pattern for _, pattern in by_rule), by_rule))
-    return _Plan(_literal_alternation(every_literal), _alternation(routes), tuple(families)) if families else None
+        routes.append(_literal_alternation(literals, prefix=_ROUTING_TAG + chr(position)))
+    return _Plan(_literal_alternation(every_literal), _alternation(routes), families) if families else None
 
 
 def attack_plans(rules: Iterable[Rule] = RULES) -> dict[str, _Plan]:
@@ -340,23 +346,43 @@ def attack_plans(rules: Iterable[Rule] = RULES) -> dict[str, _Plan]:
     Making the plans takes a fifth of a second of Python. They depend on nothing but the
     rules, this module and Python's regex parser, so they are kept in the user's cache
     folder (`$XDG_CACHE_HOME/logshroud`, else `~/.cache/logshroud`) under a digest of the
-    three; a cache that is missing, unreadable or unwritable only means they are made again.
+    three. A kept file is used only when it is the user's own and no one else can write
+    it, holds that digest, and has the families and rules these rules give (its prefilters
+    are what only making them again would check); otherwise, and when the cache cannot be
+    read or written, the plans are made again.
     """
     rules = tuple(sorted(rules, key=lambda rule: rule.id))
     described = [(rule.id, rule.family, rule.patterns, rule.where) for rule in rules]
     digest = hashlib.sha256(repr((sys.version_info[:2], Path(__file__).read_bytes(), described)).encode()).hexdigest()
     folder = _cache_folder()
     path = folder / f"attack-plans-{digest[:32]}.json" if folder else None
-    if path and path.is_file():
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):  # else: made again
-            return {where: _kept_plan(plan) for where, plan in json.loads(path.read_text()).items()}
+    kept = _kept_plans(path, digest, rules) if path else None
+    if kept is not None:
+        return kept
     plans = {where: plan for where in WHERE if (plan := _plan(rules, where))}
     if path:
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}")
-            temporary.write_text(json.dumps({where: dataclasses.asdict(plan) for where, plan in plans.items()}))
-            os.replace(temporary, path)  # whole or not at all, for runs side by side
+        _keep(path, {"digest": digest, "plans": {where: dataclasses.asdict(plan) for where, plan in plans.items()}})
+    return plans
+
+
+def _kept_plans(path: Path, digest: str, rules: tuple[Rule, ...]) -> dict[str, _Plan] | None:
+    """The plans kept at `path` for these rules, or None when there are none to trust."""
+    try:
+        with open(path, "rb") as kept:
+            status = os.fstat(kept.fileno())
+            if hasattr(os, "getuid") and (status.st_uid != os.getuid() or status.st_mode & 0o022):
+                return None  # someone else could have written it
+            document = json.loads(kept.read())
+        if document["digest"] != digest:
+            return None
+        plans = {where: _kept_plan(plan) for where, plan in document["plans"].items()}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+    expected = {where: families for where in WHERE if (families := _families(rules, where))}
+    if {where: plan.families for where, plan in plans.items()} != expected:
+        return None
+    if not all(isinstance(p.prefilter, str) and p.prefilter and isinstance(p.routing, str) for p in plans.values()):
+        return None
     return plans
 
 
@@ -364,6 +390,18 @@ def _kept_plan(kept: dict) -> _Plan:
     """A plan as the cache keeps it (`dataclasses.asdict` in JSON) -> the plan."""
     families = tuple(_Family(f["pattern"], tuple((i, rule) for i, rule in f["rules"])) for f in kept["families"])
     return _Plan(kept["prefilter"], kept["routing"], families)
+
+
+def _keep(path: Path, document: dict) -> None:
+    """Write the document whole or not at all (runs side by side may write it too); never fail."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}")
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        temporary.write_text(json.dumps(document))
+        os.replace(temporary, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def _cache_folder() -> Path | None:
@@ -612,14 +650,15 @@ class DetectAttacks(beam.DoFn):
     """Batch of parsed requests -> the same rows with `attack_families` and `rule_ids` filled in.
 
     The plans are made (or taken from the cache) where the pipeline is built, once, and
-    travel with the step to every worker.
+    travel with the step and the rules they were made for to every worker.
     """
 
     def __init__(self) -> None:
-        self.plans = attack_plans()
+        self.rules = RULES  # the plans' rule numbers point into these: both travel together
+        self.plans = attack_plans(self.rules)
 
     def setup(self) -> None:
-        self.detector = AttackDetector(plans=self.plans)
+        self.detector = AttackDetector(self.rules, self.plans)
         self.memory = RememberedHits()  # this worker's own
 
     def process(self, batch: Batch) -> Iterator[Batch]:
