@@ -206,7 +206,6 @@ def test_integers_of_every_length_read_together() -> None:
     assert value.dtype == np.int64
 
 
-
 @pytest.mark.parametrize("shift", range(8))
 def test_fields_cut_at_every_alignment(shift: int) -> None:
     """String fields cut out of a buffer are its bytes, whatever the buffer's and the fields' alignment."""
