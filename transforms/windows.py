@@ -68,9 +68,10 @@ def _groups(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, np.flatnonzero(changed), group
 
 
-def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """(integer code per row, the distinct values), null a value of its own."""
-    encoded = pc.dictionary_encode(column.combine_chunks(), null_encoding="encode")
+def _codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """(integer code per row, the distinct values), null a value of its own: each value hashed once."""
+    values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    encoded = pc.dictionary_encode(values, null_encoding="encode")
     return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
 
 
@@ -192,8 +193,8 @@ class HourActivity:
             rows["minute"].to_numpy().astype(np.int64),
             np.vstack([rows[name].to_numpy() for name in _COUNTS]).astype(np.int64),
             client,
-            _value_codes(clients.field("client_ip"))[client],
-            _value_codes(paths)[path],
+            _codes(clients.field("client_ip"))[0][client],
+            _codes(paths)[0][path],
             clients,
         )
 
@@ -211,11 +212,6 @@ class HourActivity:
     def valid(self, name: str) -> np.ndarray:
         """Per row: is its client column `name` set?"""
         return pc.is_valid(self.clients.field(name)).to_numpy(zero_copy_only=False)[self.client]
-
-
-def _value_codes(values: pa.Array) -> np.ndarray:
-    """A code per value, equal values (null among them) the same code: values hashed once each."""
-    return pc.dictionary_encode(values, null_encoding="encode").indices.to_numpy(zero_copy_only=False).astype(np.int64)
 
 
 def _dictionaries(column: pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
