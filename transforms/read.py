@@ -30,7 +30,7 @@ from apache_beam.metrics import Metrics
 
 from transforms import storage
 from transforms.schema import ArrowElementCoder
-from transforms.slicing import PADDING, padded
+from transforms.slicing import PADDING, count_bytes, padded, where
 
 # Decompressed bytes read and cut into lines at a time; a chunk never spans two
 # reads, so this also bounds a chunk's size. Big enough that per-chunk costs vanish.
@@ -143,7 +143,7 @@ def _utf8_fixes(complete: bytes, line_ends: np.ndarray | None = None) -> list[tu
     raw = np.frombuffer(complete, dtype=np.uint8)
     ends = line_ends if line_ends is not None else _line_ends(raw)
     line_starts = np.r_[0, ends[ends < len(complete)], len(complete)]
-    suspects = np.unique(np.searchsorted(line_starts, np.flatnonzero(raw >= 0x80), side="right") - 1)
+    suspects = np.unique(np.searchsorted(line_starts, where(raw, lambda piece: piece >= 0x80), side="right") - 1)
     if len(suspects) > _FEW_SUSPECT_LINES:
         try:
             str(complete, "utf-8")
@@ -181,15 +181,13 @@ def _moved(ends: np.ndarray, fixes: list[tuple[int, int, bytes]]) -> np.ndarray:
 
 # Non-ASCII lines checked one by one, at most; more and the whole block is decoded first.
 _FEW_SUSPECT_LINES = 2048
-# Newlines are sought this many bytes at a time: the comparison's mask stays in the CPU's cache.
-_NEWLINE_PIECE = 1 << 20
 
 
 def _line_ends(raw: np.ndarray) -> np.ndarray:
     """Positions just after each newline byte, ascending (int64)."""
-    pieces = [np.flatnonzero(raw[at : at + _NEWLINE_PIECE] == _NEWLINE) + (at + 1)
-              for at in range(0, len(raw), _NEWLINE_PIECE)]  # fmt: skip
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int64)
+    ends = where(raw, lambda piece: piece == _NEWLINE)
+    ends += 1
+    return ends
 
 
 def split_lines(complete: bytes, size: int | None = None) -> pa.Array:
@@ -276,12 +274,12 @@ def scan_range(rng: Range, directives: bool = True) -> RangeScan:
             if not block:
                 break
             raw = np.frombuffer(block, np.uint8)
-            count += int(np.count_nonzero(raw[: max(counted - (position - begin), 0)] == _NEWLINE))
+            count += count_bytes(raw[: max(counted - (position - begin), 0)], _NEWLINE)
             if directives:
                 # The last directive: in the block, else across the joint with the block before. Only
                 # a `#` that starts a line can start one: most blocks have none and need no search.
                 # (numpy rather than bytes methods: it lets other worker threads run meanwhile.)
-                hashes = np.flatnonzero(raw == _HASH)
+                hashes = where(raw, lambda piece: piece == _HASH)
                 line_start = (hashes == 0) | (raw[np.maximum(hashes - 1, 0)] == _NEWLINE)
                 found = block.rfind(_FIELDS_LINE) if line_start.any() else -1
                 if found >= 0:

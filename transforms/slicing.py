@@ -8,6 +8,7 @@ where Python would spend microseconds per line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,10 @@ _INLINE = 12
 # string_view's inline bytes, a CLF time) never leaves the array.
 PADDING = 32
 _NEWLINE, _RETURN = ord("\n"), ord("\r")
+# Bytes tested at a time when searching a chunk. The test's mask of a piece stays in
+# the CPU's cache, and its memory is reused for the next piece: a mask of a whole
+# chunk (tens of MB) would be memory mapped and zeroed afresh by the kernel each time.
+PIECE_BYTES = 1 << 20
 
 
 def padded(data: bytes | pa.Buffer | None) -> tuple[pa.Buffer, np.ndarray]:
@@ -38,7 +43,13 @@ class Positions:
     raw: np.ndarray  # the same bytes as uint8
     starts: np.ndarray  # int64
     ends: np.ndarray  # int64, before any `\r\n` or `\n`
+    data_start: int  # where the first line starts (a slice of a block starts inside it)
     data_end: int  # where the lines' bytes end and the padding begins
+
+    @property
+    def data(self) -> np.ndarray:
+        """The lines' bytes, line ends included: `raw[data_start:data_end]`."""
+        return self.raw[self.data_start : self.data_end]
 
 
 def line_positions(lines: pa.Array) -> Positions:
@@ -51,7 +62,7 @@ def line_positions(lines: pa.Array) -> Positions:
     bounds = np.frombuffer(offsets, dtype=np.int32)[lines.offset : lines.offset + len(lines) + 1].astype(np.int64)
     if len(lines) == 0 or data is None:
         buffer, raw = padded(None)
-        return Positions(buffer, raw, bounds[:-1] * 0, bounds[1:] * 0, 0)
+        return Positions(buffer, raw, bounds[:-1] * 0, bounds[1:] * 0, 0, 0)
     if data.size >= bounds[-1] + PADDING:
         buffer, raw = data, np.frombuffer(data, dtype=np.uint8)
     else:
@@ -60,7 +71,7 @@ def line_positions(lines: pa.Array) -> Positions:
     starts, ends = bounds[:-1], bounds[1:].copy()
     for line_end in (_NEWLINE, _RETURN):
         ends -= (ends > starts) & (raw[np.maximum(ends - 1, 0)] == line_end)
-    return Positions(buffer, raw, starts, ends, int(bounds[-1]))
+    return Positions(buffer, raw, starts, ends, int(bounds[0]), int(bounds[-1]))
 
 
 def lines_holding(at: Positions, positions: np.ndarray) -> np.ndarray:
@@ -75,11 +86,30 @@ def lines_holding(at: Positions, positions: np.ndarray) -> np.ndarray:
 
 def find_bytes(at: Positions, *values: int) -> np.ndarray:
     """Sorted positions of any of these byte values in the lines' bytes."""
-    data = at.raw[: at.data_end]
-    mask = data == values[0]
-    for value in values[1:]:
-        mask |= data == value
-    return np.flatnonzero(mask)
+
+    def test(piece: np.ndarray) -> np.ndarray:
+        mask = piece == values[0]
+        for value in values[1:]:
+            mask |= piece == value
+        return mask
+
+    return where(at.data, test) + at.data_start
+
+
+def where(data: np.ndarray, test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Sorted positions (int64) in `data` where `test`, given a piece of it, holds: `PIECE_BYTES` at a time."""
+    found = [np.zeros(0, dtype=np.int64)]
+    for start in range(0, len(data), PIECE_BYTES):
+        hits = np.flatnonzero(test(data[start : start + PIECE_BYTES]))
+        hits += start
+        found.append(hits)
+    return np.concatenate(found)
+
+
+def count_bytes(data: np.ndarray, value: int) -> int:
+    """How many bytes of `data` are `value`, counted `PIECE_BYTES` at a time."""
+    return sum(int(np.count_nonzero(data[start : start + PIECE_BYTES] == value))
+               for start in range(0, len(data), PIECE_BYTES))  # fmt: skip
 
 
 def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,

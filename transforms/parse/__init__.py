@@ -24,7 +24,7 @@ from transforms.parse.w3c import W3cFormat
 from transforms.proxies import TrustedProxies
 from transforms.read import LogChunk
 from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
-from transforms.slicing import Positions, line_positions, lines_holding, slices
+from transforms.slicing import Positions, line_positions, lines_holding, slices, where
 
 # A preset of the CLF family (parsed by position, see `clf`), a compiled custom format, a JSON
 # mapping, a layout of separated fields (AWS), or a W3C extended format (columns from the file).
@@ -44,9 +44,8 @@ REASONS = (
 
 def _unwritten_bytes(at: Positions) -> np.ndarray:
     """Positions of bytes no web server writes raw (it escapes them): C0 controls but tab, and DEL."""
-    data = at.raw[: at.data_end]
-    found = np.flatnonzero((data < 32) | (data == 127))  # mostly the line ends: few, so sorting them out is cheap
-    return found[data[found] != 9]
+    found = where(at.data, lambda piece: (piece < 32) | (piece == 127))  # mostly line ends: few to sort out
+    return found[at.data[found] != 9] + at.data_start
 
 
 @dataclass

@@ -155,8 +155,8 @@ def _rows_only(at: Positions, rows: np.ndarray) -> pa.BufferReader | None:
     others = np.setdiff1d(np.arange(len(at.starts)), rows, assume_unique=True)
     if len(rows) == 0 or len(others) > _BLANKED_LINES:
         return None
-    first = int(at.starts[0])
-    data = at.raw[first : at.data_end]
+    first = at.data_start
+    data = at.data
     if len(others):
         data = data.copy()
         for start, end in zip((at.starts[others] - first).tolist(), (at.ends[others] - first).tolist(), strict=True):
