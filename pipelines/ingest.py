@@ -49,7 +49,7 @@ from transforms.parse import AUTO_CANDIDATES, ParseChunks, detect_format, has_di
 from transforms.parse.logformat import CompiledFormat
 from transforms.read import LogChunk, ReadLogChunks, ScanRanges, plan_ranges, read_chunks, source_id
 from transforms.schema import Batch
-from transforms.windows import ClientActivity, HourWindows, PrefixSets
+from transforms.windows import ClientActivity, DayTables, HourWindows
 from transforms.write import WriteParts, commit, discard_staged
 
 DEFAULT_RUNNER = "FnApiRunner"
@@ -186,20 +186,21 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         | "Windows"
         >> beam.ParDo(
             HourWindows(cfg.signals, run.run_id, run.inputs_id, int(run.window_start.timestamp() * 1000))
-        ).with_outputs(
-            HourWindows.ALERTS, HourWindows.RESTRICTED_ALERTS, HourWindows.PREFIX_CLIENTS, main="client_windows"
-        )
+        ).with_outputs(HourWindows.BY_DAY, main="client_windows")
     )
-    windows.prefix_clients.element_type = beam.typehints.KV[int, Batch]
-    anonymity_sets = (
-        windows.prefix_clients
+    windows.by_day.element_type = beam.typehints.KV[int, beam.typehints.Tuple[str, Batch]]
+    days = (
+        windows.by_day
         | "ByDay" >> beam.GroupByKey()
-        | "AnonymitySets" >> beam.ParDo(PrefixSets(run.run_id, run.inputs_id))
+        | "DayTables"
+        >> beam.ParDo(DayTables(run.run_id, run.inputs_id)).with_outputs(
+            DayTables.ALERTS, DayTables.RESTRICTED_ALERTS, main="anonymity_sets"
+        )
     )
 
     for batches in (parsed.requests, requests, parsed.quarantine, anonymised.anonymised, anonymised.restricted,
-                    anonymised.clients, windows.client_windows, windows.alerts, windows.restricted_alerts,
-                    anonymity_sets):  # fmt: skip
+                    anonymised.clients, windows.client_windows, days.alerts, days.restricted_alerts,
+                    days.anonymity_sets):  # fmt: skip
         batches.element_type = Batch  # so Beam uses ArrowElementCoder, which sizes a table without pickling it
 
     def write(label: str, batches, zone: str, dataset: str, fixed_date: str | None = None):
@@ -212,9 +213,9 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         write("WriteAnonymised", anonymised.anonymised, "anonymised", "requests"),
         write("WriteQuarantine", parsed.quarantine, "restricted", "quarantine", run.as_of.date().isoformat()),
         write("WriteClientWindows", windows.client_windows, "anonymised", "client_windows"),
-        write("WriteAlerts", windows.alerts, "anonymised", "alerts"),
-        write("WriteRestrictedAlerts", windows.restricted_alerts, "restricted", "alerts"),
-        write("WriteAnonymitySets", anonymity_sets, "audit", "anonymity_sets"),
+        write("WriteAlerts", days.alerts, "anonymised", "alerts"),
+        write("WriteRestrictedAlerts", days.restricted_alerts, "restricted", "alerts"),
+        write("WriteAnonymitySets", days.anonymity_sets, "audit", "anonymity_sets"),
         parsed.stats,
     )
     every_record = records | "AllRecords" >> beam.Flatten()

@@ -28,7 +28,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.config import Signals
-from transforms.schema import ALERTS, CLIENT_WINDOWS, RESTRICTED_ALERTS, TS, Batch
+from transforms.schema import ALERTS as ALERTS_SCHEMA
+from transforms.schema import CLIENT_WINDOWS, TS, Batch
+from transforms.schema import RESTRICTED_ALERTS as RESTRICTED_ALERTS_SCHEMA
 
 _MS_PER_MINUTE = 60_000
 _CLIENT = ("client_ip", "ip_version", "client_net", "client_token", "key_id")
@@ -202,12 +204,19 @@ class HourActivity:
         return len(self.minute)
 
     def filter(self, keep: np.ndarray) -> HourActivity:
+        if keep.all():
+            return self
         return HourActivity(self.minute[keep], self.counts[:, keep], self.client[keep], self.address[keep],
                             self.path[keep], self.clients)  # fmt: skip
 
     def column(self, name: str, rows: np.ndarray) -> pa.Array:
         """The client column `name` of these rows."""
         return self.clients.field(name).take(pa.array(self.client[rows]))
+
+    def columns(self, rows: np.ndarray) -> dict[str, pa.Array]:
+        """Every client column of these rows."""
+        taken = self.clients.take(pa.array(self.client[rows]))
+        return {name: taken.field(name) for name in _CLIENT}
 
     def valid(self, name: str) -> np.ndarray:
         """Per row: is its client column `name` set?"""
@@ -244,11 +253,12 @@ def _window_table(rows: HourActivity, minutes: int, clients: np.ndarray | None) 
     if clients is None:
         columns = {f.name: pa.nulls(len(starts), f.type) for f in rows.clients.type}
     else:
-        columns = {name: rows.column(name, first) for name in _CLIENT}
+        columns = rows.columns(first)
     columns["window_start"] = pa.array(window[first] * _MS_PER_MINUTE, pa.int64()).cast(TS)
     columns["window_seconds"] = pa.array(np.full(len(starts), minutes * 60, np.int32))
-    for name, counts in zip(_COUNTS, rows.counts, strict=True):
-        columns[name] = _sums(counts, order, starts)
+    sums = np.add.reduceat(rows.counts[:, order], starts, axis=1) if len(order) else rows.counts[:, :0]
+    for name, total in zip(_COUNTS, sums, strict=True):
+        columns[name] = pa.array(total)
     columns["distinct_paths"] = pa.array(np.diff(np.r_[window_runs, len(path_starts)]).astype(np.int64))
     return pa.table(columns)
 
@@ -282,20 +292,44 @@ def _alert_lists(masks: list[tuple[str, np.ndarray]], rows: int) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), names)
 
 
-def service_windows(rows: HourActivity) -> pa.Table:
-    """Activity -> one row per 5-minute window over every client (client columns null)."""
-    return _window_table(rows, 5, None)
+def service_windows(rows: HourActivity, minutes: int = 5) -> pa.Table:
+    """Activity -> one row per 5-minute window over every client (client columns null).
+
+    An hour has a dozen such windows, so each count is a tally per window, and a path
+    is counted once per window from a table of (path, window) seen: no sort.
+    """
+    if len(rows) == 0:
+        return _window_table(rows, minutes, None)
+    first = rows.minute.min() // minutes * minutes
+    window = (rows.minute - first) // minutes
+    slots = int(window.max()) + 1
+    totals = np.vstack([np.bincount(window, weights=counts, minlength=slots) for counts in rows.counts])
+    seen = np.zeros((int(rows.path.max()) + 1, slots), dtype=bool)
+    seen[rows.path, window] = True
+    present = np.flatnonzero(totals[_COUNTS.index("requests")] > 0)
+    columns = {f.name: pa.nulls(len(present), f.type) for f in rows.clients.type}
+    columns["window_start"] = pa.array((first + present * minutes) * _MS_PER_MINUTE, pa.int64()).cast(TS)
+    columns["window_seconds"] = pa.array(np.full(len(present), minutes * 60, np.int32))
+    for name, total in zip(_COUNTS, totals[:, present].astype(np.int64), strict=True):
+        columns[name] = pa.array(total)
+    columns["distinct_paths"] = pa.array(seen[:, present].sum(axis=0, dtype=np.int64))
+    return pa.table(columns)
+
+
+# What an hour hands on to its day (see DayTables), as (kind, Batch) under the day's key.
+PREFIX_CLIENTS = "prefix_clients"  # requests per published network and client
+ALERTS = "alerts"  # the hour's alerts (anonymised)
+RESTRICTED_ALERTS = "restricted_alerts"  # the hour's alerts with addresses, inside the security window
 
 
 class HourWindows(beam.DoFn):
-    """(hour, activity Batches) -> client windows and alerts (anonymised), and alerts with addresses (restricted).
+    """(hour, activity Batches) -> client windows (main output), and (day, (kind, Batch)) for the day's tables.
 
-    Restricted alerts are kept only for windows inside the security window.
+    Alerts are few: they go on to the day, which writes one part of them rather than one per
+    hour. Restricted alerts are kept only for windows inside the security window.
     """
 
-    RESTRICTED_ALERTS = "restricted_alerts"
-    ALERTS = "alerts"
-    PREFIX_CLIENTS = "prefix_clients"  # (day, the hour's requests per published network and client) for PrefixSets
+    BY_DAY = "by_day"
 
     def __init__(self, signals: Signals, run_id: str, source_id: str, window_start_ms: int):
         self.signals = signals
@@ -316,17 +350,13 @@ class HourWindows(beam.DoFn):
         )
         windows, alerts = _with_run_id(windows, self.run_id), _with_run_id(alerts, self.run_id)
 
-        part = f"h{hour}"
-        yield beam.pvalue.TaggedOutput(
-            self.PREFIX_CLIENTS, (hour // 24, Batch(self.source_id, part, prefix_clients(rows)))
-        )
+        part, day = f"h{hour}", hour // 24
         yield Batch(self.source_id, part, windows.select(CLIENT_WINDOWS.names))
-        if alerts.num_rows:
-            yield beam.pvalue.TaggedOutput(self.ALERTS, Batch(self.source_id, part, alerts.select(ALERTS.names)))
         inside = alerts.filter(pc.greater_equal(pc.cast(alerts["window_start"], pa.int64()), self.window_start_ms))
-        if inside.num_rows:
-            restricted = Batch(self.source_id, part, inside.select(RESTRICTED_ALERTS.names))
-            yield beam.pvalue.TaggedOutput(self.RESTRICTED_ALERTS, restricted)
+        for kind, table in ((PREFIX_CLIENTS, prefix_clients(rows)), (ALERTS, alerts.select(ALERTS_SCHEMA.names)),
+                            (RESTRICTED_ALERTS, inside.select(RESTRICTED_ALERTS_SCHEMA.names))):  # fmt: skip
+            if table.num_rows or kind == PREFIX_CLIENTS:
+                yield beam.pvalue.TaggedOutput(self.BY_DAY, (day, (kind, Batch(self.source_id, part, table))))
 
 
 def prefix_clients(rows: HourActivity) -> pa.Table:
@@ -346,34 +376,53 @@ def prefix_clients(rows: HourActivity) -> pa.Table:
     )
 
 
-class PrefixSets(beam.DoFn):
-    """(day, requests per network and client) -> per published network: distinct clients and requests.
+def anonymity_sets(day: int, rows: pa.Table) -> pa.Table:
+    """Requests per (published network, client) of a day -> per network: distinct clients and requests.
 
     The anonymity set of a `client_net` is the number of distinct clients behind it
     on that day, counted here while the addresses exist and kept as a count only.
     """
+    nets, _ = _codes(rows["client_net"])
+    clients, _ = _codes(rows["client_ip"])
+    pair_order, pair_starts, _ = _groups(nets, clients)
+    order, starts, _ = _groups(nets)
+    return pa.table(
+        {
+            "day": pa.array(np.full(len(starts), day * 86_400_000, np.int64)).cast(TS),
+            "client_net": rows["client_net"].take(pa.array(order[starts])),
+            "ip_version": rows["ip_version"].take(pa.array(order[starts])),
+            "distinct_clients": pa.array(np.bincount(nets[pair_order[pair_starts]], minlength=len(starts))),
+            "requests": _sums(rows["requests"].to_numpy(), order, starts),
+        }
+    )
+
+
+class DayTables(beam.DoFn):
+    """(day, its hours' (kind, Batch)) -> the day's anonymity sets (main output), alerts and restricted alerts.
+
+    One part of each per day.
+    """
+
+    ALERTS = ALERTS
+    RESTRICTED_ALERTS = RESTRICTED_ALERTS
 
     def __init__(self, run_id: str, source_id: str):
         self.run_id = run_id
         self.source_id = source_id
 
-    def process(self, element: tuple[int, Iterable[Batch]]) -> Iterator[Batch]:
-        day, batches = element
-        rows = pa.concat_tables([b.table for b in batches])
-        nets, _ = _codes(rows["client_net"])
-        clients, _ = _codes(rows["client_ip"])
-        pair_order, pair_starts, _ = _groups(nets, clients)
-        order, starts, _ = _groups(nets)
-        table = pa.table(
-            {
-                "day": pa.array(np.full(len(starts), day * 86_400_000, np.int64)).cast(TS),
-                "client_net": rows["client_net"].take(pa.array(order[starts])),
-                "ip_version": rows["ip_version"].take(pa.array(order[starts])),
-                "distinct_clients": pa.array(np.bincount(nets[pair_order[pair_starts]], minlength=len(starts))),
-                "requests": _sums(rows["requests"].to_numpy(), order, starts),
-            }
-        )
-        yield Batch(self.source_id, f"d{day}", _with_run_id(table, self.run_id))
+    def process(self, element: tuple[int, Iterable[tuple[str, Batch]]]) -> Iterator:
+        day, parts = element
+        tables: dict[str, list[pa.Table]] = {PREFIX_CLIENTS: [], ALERTS: [], RESTRICTED_ALERTS: []}
+        for kind, batch in parts:
+            tables[kind].append(batch.table)
+        part = f"d{day}"
+        if tables[PREFIX_CLIENTS]:
+            sets = anonymity_sets(day, pa.concat_tables(tables[PREFIX_CLIENTS]))
+            yield Batch(self.source_id, part, _with_run_id(sets, self.run_id))
+        for kind in (ALERTS, RESTRICTED_ALERTS):
+            if tables[kind]:
+                alerts = pa.concat_tables(tables[kind]).sort_by([("window_start", "ascending")])
+                yield beam.pvalue.TaggedOutput(kind, Batch(self.source_id, part, alerts))
 
 
 def error_bursts(service: pa.Table, signals: Signals) -> list[tuple[str, np.ndarray]]:
@@ -389,8 +438,9 @@ def _with_run_id(table: pa.Table, run_id: str) -> pa.Table:
 
 def _alert_rows(windows: pa.Table, masks: list[tuple[str, np.ndarray]]) -> pa.Table:
     """One row per (window, alert crossed), with the window's client columns and counts."""
-    names = [n for n in RESTRICTED_ALERTS.names if n != "run_id"]
-    pieces = [RESTRICTED_ALERTS.remove(RESTRICTED_ALERTS.get_field_index("run_id")).empty_table()]
+    schema = RESTRICTED_ALERTS_SCHEMA
+    names = [n for n in schema.names if n != "run_id"]
+    pieces = [schema.remove(schema.get_field_index("run_id")).empty_table()]
     for name, mask in masks:
         hit = windows.filter(pa.array(mask))
         pieces.append(hit.append_column("alert", pa.repeat(pa.scalar(name, pa.string()), hit.num_rows)).select(names))
