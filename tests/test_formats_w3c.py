@@ -198,6 +198,23 @@ def test_every_range_and_chunk_knows_the_fields_in_force(tmp_path: Path, range_b
     assert all(scan.fields_directive is None for scan in counted.values())
 
 
+@pytest.mark.parametrize(("scan_bytes", "piece_bytes"), [(5, 3), (13, 16), (64, 7), (1000, 1 << 20)])
+def test_scans_in_small_blocks_find_the_same_counts_and_directives(tmp_path: Path, monkeypatch, scan_bytes: int,
+                                                                    piece_bytes: int) -> None:  # fmt: skip
+    """Directives across the joint of two blocks, and bytes searched piece by piece, whatever the sizes."""
+    data = iis_log(200)
+    path = tmp_path / "u_ex261124.log"
+    path.write_bytes(data)
+    ranges = [r for r in plan_ranges([StoredFile(str(path), len(data))], 301) if r.end is not None]
+    expected = {(r.path, r.index): scan_range(r) for r in ranges}
+    monkeypatch.setattr("transforms.read._SCAN_BYTES", scan_bytes)
+    monkeypatch.setattr("transforms.slicing.PIECE_BYTES", piece_bytes)
+    assert {(r.path, r.index): scan_range(r) for r in ranges} == expected
+    numbers = first_lines({key: scan.lines for key, scan in expected.items()})
+    assert sum(scan.lines for scan in expected.values()) == len(data.split(b"\r\n")) - 1
+    assert list(numbers.values())[-1] > 1
+
+
 def test_ingest_counts_directives_and_balances(tmp_path: Path) -> None:
     ws = Workspace(tmp_path, input={"format": "w3c", "range_bytes": 1000})
     log = ws.log("u_ex261124.log", iis_log(300))

@@ -6,9 +6,11 @@ import gzip
 import itertools
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from transforms.read import Range, count_lines, first_lines, plan_ranges, read_chunks, split_lines, valid_utf8
+from transforms.slicing import count_bytes, where
 from transforms.storage import StoredFile
 
 
@@ -161,3 +163,13 @@ def test_split_lines_moves_each_line_by_what_the_bad_lines_before_it_grew(block:
     assert split_lines(block).to_pylist() == expected
     padded_block = block + bytes(32)  # as the reader reads it
     assert split_lines(padded_block, len(block)).to_pylist() == expected
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 3, 64, 1 << 20])
+def test_byte_searches_piece_by_piece_find_what_one_pass_finds(monkeypatch, piece_bytes: int) -> None:
+    raw = np.frombuffer(b'a\nbb\x00\n"ccc" \x7f\n' * 9 + b"\n", dtype=np.uint8)
+    monkeypatch.setattr("transforms.slicing.PIECE_BYTES", piece_bytes)
+    for test in (lambda piece: piece == 10, lambda piece: (piece < 32) | (piece == 127), lambda piece: piece > 200):
+        assert where(raw, test).tolist() == np.flatnonzero(test(raw)).tolist()
+    assert count_bytes(raw, 10) == int(np.count_nonzero(raw == 10))
+    assert where(raw[:0], lambda piece: piece == 10).dtype == np.int64

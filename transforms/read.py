@@ -35,6 +35,8 @@ from transforms.slicing import PADDING, count_bytes, padded, where
 # Decompressed bytes read and cut into lines at a time; a chunk never spans two
 # reads, so this also bounds a chunk's size. Big enough that per-chunk costs vanish.
 _READ_BYTES = 16 * 1024 * 1024
+# Bytes a range scan reads at a time, into the one buffer it keeps.
+_SCAN_BYTES = 4 * 1024 * 1024
 _NEWLINE, _HASH = ord("\n"), ord("#")
 _STREAM_ERRORS = (EOFError, OSError, zlib.error, zstandard.ZstdError)
 # W3C extended logs name their columns in a directive line, and may do so again mid-file:
@@ -269,11 +271,12 @@ def scan_range(rng: Range, directives: bool = True) -> RangeScan:
         position = begin
         overlap = len(_FIELDS_LINE) - 1  # bytes a directive can have in the block before
         stop = rng.end - 1 + (overlap if directives else 0)  # a directive whose newline is in the range is read whole
+        buffer = bytearray(min(_SCAN_BYTES, max(stop - position, 0)))  # read into again and again
         while position < stop:
-            block = stream.read(min(_READ_BYTES, stop - position))
-            if not block:
+            size = _read_into(stream, memoryview(buffer)[: stop - position])
+            if not size:
                 break
-            raw = np.frombuffer(block, np.uint8)
+            raw = np.frombuffer(buffer, np.uint8, count=size)
             count += count_bytes(raw[: max(counted - (position - begin), 0)], _NEWLINE)
             if directives:
                 # The last directive: in the block, else across the joint with the block before. Only
@@ -281,19 +284,28 @@ def scan_range(rng: Range, directives: bool = True) -> RangeScan:
                 # (numpy rather than bytes methods: it lets other worker threads run meanwhile.)
                 hashes = where(raw, lambda piece: piece == _HASH)
                 line_start = (hashes == 0) | (raw[np.maximum(hashes - 1, 0)] == _NEWLINE)
-                found = block.rfind(_FIELDS_LINE) if line_start.any() else -1
+                found = buffer.rfind(_FIELDS_LINE, 0, size) if line_start.any() else -1
                 if found >= 0:
                     directive_at = position + found
-                elif (found := (tail + block[:overlap]).rfind(_FIELDS_LINE)) >= 0:
+                elif (found := (tail + buffer[: min(overlap, size)]).rfind(_FIELDS_LINE)) >= 0:
                     directive_at = position - len(tail) + found
-                tail = (tail + block[-overlap:])[-overlap:]
-            position += len(block)
+                tail = (tail + buffer[max(size - overlap, 0) : size])[-overlap:]
+            position += size
         if directive_at is None:
             return RangeScan(count, None)
         stream.seek(directive_at + 1)
         return RangeScan(
             count, stream.read(_DIRECTIVE_BYTES).split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8", "replace")
         )
+
+
+def _read_into(stream: BinaryIO, target: memoryview) -> int:
+    """Bytes read into `target` (fewer at the end); one buffer serves every block of a scan."""
+    if hasattr(stream, "readinto"):
+        return stream.readinto(target) or 0
+    data = stream.read(len(target))
+    target[: len(data)] = data
+    return len(data)
 
 
 def _first_owned_line(stream: BinaryIO, start: int) -> int:
