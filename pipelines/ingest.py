@@ -170,7 +170,8 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
         | "ScanRanges" >> beam.ParDo(ScanRanges(cfg.storage.s3, has_directives(run.log_format)))
     )
     chunks = ranges | "ReadChunks" >> beam.ParDo(
-        ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3), scans=beam.pvalue.AsDict(scans)
+        ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3, has_directives(run.log_format)),
+        scans=beam.pvalue.AsDict(scans),
     ).with_output_types(LogChunk)
     parsed = chunks | "Parse" >> beam.ParDo(
         ParseChunks(run.log_format, cfg.input.max_line_bytes, run.run_id, cfg.input.trusted_proxies)

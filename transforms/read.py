@@ -327,10 +327,11 @@ def _first_owned_line(stream: BinaryIO, start: int) -> int:
 
 
 def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_line: int = 1,
-                fields_directive: str | None = None) -> Iterator[LogChunk]:  # fmt: skip
+                fields_directive: str | None = None, directives: bool = True) -> Iterator[LogChunk]:  # fmt: skip
     """Yield the lines of a file, or of one range of it, as chunks; always at least one chunk.
 
-    `fields_directive` is the `#Fields:` line in force where the range starts.
+    `fields_directive` is the `#Fields:` line in force where the range starts. Without
+    `directives` (a format that has none) no chunk is searched for `#Fields:` lines.
     """
     rng = rng or Range(path, 0)
     index = 0
@@ -369,7 +370,7 @@ def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_lin
             consumed += size
             if pending is not None:  # held back one block, so the last can carry the damage
                 fields_directive = yield from _emit(path, rng, pending, chunk_lines, first_line, index,
-                                                    fields_directive=fields_directive)  # fmt: skip
+                                                    fields_directive, directives)  # fmt: skip
                 first_line, index = first_line + len(pending), index + _chunk_count(pending, chunk_lines)
             pending = lines
             if range_ends:
@@ -380,7 +381,8 @@ def read_chunks(path: str, chunk_lines: int, rng: Range | None = None, first_lin
     if pending is None:
         pending = pa.array([], pa.string())
     yield from _emit(path, rng, pending, chunk_lines, first_line, index, last=True, damage=damage,
-                     damaged_tail=damage is not None and bool(carry), fields_directive=fields_directive)  # fmt: skip
+                     damaged_tail=damage is not None and bool(carry), fields_directive=fields_directive,
+                     directives=directives)  # fmt: skip
 
 
 def _chunk_count(lines: pa.Array, chunk_lines: int) -> int:
@@ -388,8 +390,8 @@ def _chunk_count(lines: pa.Array, chunk_lines: int) -> int:
 
 
 def _emit(path: str, rng: Range, lines: pa.Array, chunk_lines: int, first_line: int, index: int,
-          last: bool = False, damage: str | None = None, damaged_tail: bool = False,
-          fields_directive: str | None = None) -> Generator[LogChunk, None, str | None]:  # fmt: skip
+          fields_directive: str | None = None, directives: bool = True, last: bool = False,
+          damage: str | None = None, damaged_tail: bool = False) -> Generator[LogChunk, None, str | None]:  # fmt: skip
     """The lines of one block as chunks of at most `chunk_lines` lines (zero-copy slices).
 
     Returns the `#Fields:` directive in force after the block.
@@ -403,7 +405,8 @@ def _emit(path: str, rng: Range, lines: pa.Array, chunk_lines: int, first_line: 
             last=final, damage=damage if final else None, damaged_tail=damaged_tail and final,
             fields_directive=fields_directive,
         )  # fmt: skip
-        fields_directive = last_fields_directive(chunk, fields_directive)
+        if directives:
+            fields_directive = last_fields_directive(chunk, fields_directive)
     return fields_directive
 
 
@@ -464,11 +467,13 @@ class ReadLogChunks(beam.DoFn):
 
     `scans` holds the scan of every range of the split files (see `range_start`): where
     each starts in line numbers, and which `#Fields:` line is in force there.
+    `directives`: whether the format has `#Fields:` lines (W3C logs).
     """
 
-    def __init__(self, chunk_lines: int, s3: storage.S3Settings):
+    def __init__(self, chunk_lines: int, s3: storage.S3Settings, directives: bool = True):
         self.chunk_lines = chunk_lines
         self.s3 = s3
+        self.directives = directives
         self.ranges = Metrics.counter("read", "ranges")
         self.damaged = Metrics.counter("read", "damaged_files")
 
@@ -478,7 +483,7 @@ class ReadLogChunks(beam.DoFn):
     def process(self, rng: Range, scans: dict[tuple[str, int], RangeScan]) -> Iterator[LogChunk]:
         self.ranges.inc()
         first, fields = range_start(scans, rng)
-        for chunk in read_chunks(rng.path, self.chunk_lines, rng, first, fields):
+        for chunk in read_chunks(rng.path, self.chunk_lines, rng, first, fields, self.directives):
             if chunk.damage:
                 self.damaged.inc()
             yield chunk
