@@ -5,12 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import parsed_row
-from transforms.parse import REASONS, parse_lines
+from transforms.config import log_format
+from transforms.parse import REASONS, clf, parse_lines
 from transforms.parse.common import split_request
 from transforms.parse.escapes import unescape
+from transforms.slicing import line_positions
 
 UTC = dt.timezone.utc
 COMBINED = '203.0.113.7 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif?x=1 HTTP/1.0" 200 2326 "http://example.com/" "Mozilla/4.08"'
@@ -221,3 +226,53 @@ def test_fields_cut_at_every_alignment(shift: int) -> None:
     ends = starts + rng.integers(0, 40, len(starts))
     texts = slices(pa.py_buffer(raw), raw, starts, ends).to_pylist()
     assert texts == [raw[s:e].tobytes().decode() for s, e in zip(starts, ends, strict=True)]
+
+
+# Lines as the reader hands them on: text of spaces, tabs, quotes, brackets, digits,
+# letters, dashes, a backslash now and then, non-ASCII; control bytes other than tab are
+# quarantined before any pattern is asked, so they are left out.
+_PIECES = st.sampled_from([" ", "  ", "\t", '"', "[", "]", "-", "/", ":", "+", "0", "7", "42", "a", "Z", "\\",
+                           "é", "GET /a?b=1 HTTP/1.1", "203.0.113.7", "10/Oct/2000:13:55:36 -0700"])  # fmt: skip
+_TEXT = st.lists(_PIECES, max_size=6).map("".join)
+
+
+@st.composite
+def clf_like_lines(draw) -> str:
+    """A line of one of the CLF formats, whole or with a byte or two put in, taken out or changed."""
+    fmt = draw(st.sampled_from(sorted(clf.FULL_PATTERNS)))
+    parts = [draw(st.sampled_from(["203.0.113.7", "2001:db8::1", "h.example"])), "-",
+             draw(st.sampled_from(["-", "frank", "fr\u00e9d"])), draw(st.sampled_from(
+                 ["[10/Oct/2000:13:55:36 -0700]", "[31/Feb/2026:00:00:00 +0000]", "[01/jan/1999:23:59:59 +1400]"])),
+             draw(st.sampled_from(['"GET /a?b=1 HTTP/1.1"', '"-"', '""', '"POST /x\ty HTTP/1.0"', '"GET /\u00e9"'])),
+             draw(st.sampled_from(["200", "404", "503"])), draw(st.sampled_from(["2326", "-", "0", "1" * 25]))]  # fmt: skip
+    if fmt == "vhost_combined":
+        parts.insert(0, "h.example:443")
+    if fmt != "common":
+        parts += [draw(st.sampled_from(['"-"', '"http://e.org/"', '""'])),
+                  draw(st.sampled_from(['"Mozilla/5.0 (X11)"', '"curl/8"', '"cut off']))]  # fmt: skip
+    if fmt == "combined_xff":
+        parts[-1] = parts[-1] if parts[-1].endswith('"') else parts[-1] + '"'
+        parts.append(draw(st.sampled_from(['"203.0.113.9, 198.51.100.2"', '"-"'])))
+    line = " ".join(parts)
+    for _ in range(draw(st.integers(0, 2))):
+        at = draw(st.integers(0, len(line)))
+        piece = draw(st.sampled_from([" ", '"', "\t", "[", "]", "-", "0", "a", "\u00e9", "\\", ""]))
+        line = line[:at] + piece + line[at + draw(st.integers(0, 1)) :]
+    return line + draw(st.sampled_from(["", "\n", "\r\n"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(clf_like_lines(), _TEXT), min_size=1, max_size=40))
+def test_positional_shape_checks_agree_with_the_full_patterns(texts: list[str]) -> None:
+    lines = pa.array(texts, pa.string())
+    at = line_positions(lines)
+    for fmt in clf.FULL_PATTERNS:
+        expected = pc.match_substring_regex(lines, clf.FULL_PATTERNS[fmt]).to_numpy(zero_copy_only=False)
+        assert clf.full_matches(lines, at, fmt).tolist() == expected.tolist(), fmt
+
+
+def test_a_quote_in_a_field_before_the_time_is_cut_as_the_pattern_reads_it() -> None:
+    line = '203.0.113.7 - "frank [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 5 "-" "ua"\n'
+    parsed = parse_lines(pa.array([line]), log_format("combined"), 65536)
+    assert len(parsed.rows) == 1
+    assert (parsed.fields["auth_user"][0].as_py(), parsed.fields["path"][0].as_py()) == ('"frank', "/a")

@@ -9,7 +9,7 @@ where Python would spend microseconds per line.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +45,7 @@ class Positions:
     ends: np.ndarray  # int64, before any `\r\n` or `\n`
     data_start: int  # where the first line starts (a slice of a block starts inside it)
     data_end: int  # where the lines' bytes end and the padding begins
+    found: dict = field(default_factory=dict, repr=False)  # byte values -> their positions (see find_bytes)
 
     @property
     def data(self) -> np.ndarray:
@@ -85,7 +86,7 @@ def lines_holding(at: Positions, positions: np.ndarray) -> np.ndarray:
 
 
 def find_bytes(at: Positions, *values: int) -> np.ndarray:
-    """Sorted positions of any of these byte values in the lines' bytes."""
+    """Sorted positions of any of these byte values in the lines' bytes; each search is made once per chunk."""
 
     def test(piece: np.ndarray) -> np.ndarray:
         mask = piece == values[0]
@@ -93,7 +94,9 @@ def find_bytes(at: Positions, *values: int) -> np.ndarray:
             mask |= piece == value
         return mask
 
-    return where(at.data, test) + at.data_start
+    if values not in at.found:
+        at.found[values] = where(at.data, test) + at.data_start
+    return at.found[values]
 
 
 def where(data: np.ndarray, test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

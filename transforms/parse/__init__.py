@@ -42,10 +42,15 @@ REASONS = (
 )
 
 
+_TAB = ord("\t")
+
+
 def _unwritten_bytes(at: Positions) -> np.ndarray:
     """Positions of bytes no web server writes raw (it escapes them): C0 controls but tab, and DEL."""
     found = where(at.data, lambda piece: (piece < 32) | (piece == 127))  # mostly line ends: few to sort out
-    return found[at.data[found] != 9] + at.data_start
+    tab = at.data[found] == _TAB
+    at.found.setdefault((_TAB,), found[tab] + at.data_start)  # what find_bytes(at, _TAB) would find
+    return found[~tab] + at.data_start
 
 
 @dataclass
@@ -106,7 +111,9 @@ def _parse_runs(lines: pa.Array, at: Positions, runs: list[Run], excluded: np.nd
     """(rows, their fields): the lines of each run that have its format's shape and a real time."""
     shaped = np.zeros(len(lines), dtype=bool)
     for start, stop, run_format in runs:
-        if run_format is not None:
+        if isinstance(run_format, str) and (start, stop) == (0, len(lines)):  # CLF, the whole chunk
+            shaped[:] = clf.full_matches(lines, at, run_format)
+        elif run_format is not None:
             shaped[start:stop] = _matches(lines.slice(start, stop - start), run_format).to_numpy(zero_copy_only=False)
     candidates = np.flatnonzero(shaped & ~excluded)
     rows, parts = [], []

@@ -24,6 +24,7 @@ import re
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.lib.stride_tricks import sliding_window_view
 
 from transforms.parse.common import (
     INT64_DIGITS,
@@ -88,6 +89,116 @@ def matches(lines: pa.Array, fmt: str) -> pa.Array:
     return pc.match_substring_regex(lines, FULL_PATTERNS[fmt])
 
 
+# The 30 bytes from a time's `[` to the request's opening quote: a set of allowed bytes each.
+_DIGITS, _LETTERS = b"0123456789", bytes(range(65, 91)) + bytes(range(97, 123))
+_TIME_SHAPE = [b"[", _DIGITS, _DIGITS, b"/", _LETTERS, _LETTERS, _LETTERS, b"/", *[_DIGITS] * 4, b":",
+               _DIGITS, _DIGITS, b":", _DIGITS, _DIGITS, b":", _DIGITS, _DIGITS, b" ", b"+-", *[_DIGITS] * 4,
+               b"]", b" ", b'"']  # fmt: skip
+_TIME_DIGITS = [i for i, allowed in enumerate(_TIME_SHAPE) if allowed == _DIGITS]
+_TIME_LETTERS = [i for i, allowed in enumerate(_TIME_SHAPE) if allowed == _LETTERS]
+_TIME_SIGN = _TIME_SHAPE.index(b"+-")
+_TIME_FIXED = [i for i, allowed in enumerate(_TIME_SHAPE) if len(allowed) == 1]
+_TIME_FIXED_BYTES = np.array([_TIME_SHAPE[i][0] for i in _TIME_FIXED], dtype=np.uint8)
+# A response size longer than this is checked by RE2 (the pattern allows any number of digits).
+_SIZE_BYTES = 20
+_TAB = ord("\t")
+
+
+def full_matches(lines: pa.Array, at: Positions, fmt: str) -> np.ndarray:
+    """Per line: does it match `FULL_PATTERNS[fmt]`? What RE2 says, read off positions where that is exact.
+
+    In a line without a backslash the pattern can match one way only: the fields before
+    the time hold no space, so the first spaces end them, and the quoted fields hold no
+    quote, so each quote after the time's ends or starts one. Checking those positions
+    is a few numpy comparisons per line, where RE2 runs over every byte. Lines with a
+    backslash, and the odd line the positions cannot settle, are matched with RE2.
+    """
+    n = len(lines)
+    escaped = lines_holding(at, find_bytes(at, _BACKSLASH)) if n else np.zeros(0, dtype=bool)
+    plain = np.flatnonzero(~escaped)
+    result = np.zeros(n, dtype=bool)
+    shaped, settled = _shaped(at, plain, fmt)
+    result[plain] = shaped
+    unsettled = np.concatenate([np.flatnonzero(escaped), plain[~settled]])
+    if len(unsettled):
+        checked = pc.match_substring_regex(lines.take(pa.array(unsettled)), FULL_PATTERNS[fmt])
+        result[unsettled] = checked.to_numpy(zero_copy_only=False)
+    return result
+
+
+def _are_digits(values: np.ndarray) -> np.ndarray:
+    return values - np.uint8(48) <= 9  # below "0" wraps past 9
+
+
+def _time_shaped(rows: np.ndarray) -> np.ndarray:
+    """Per row of the 30 bytes from `[` to the request's quote: `[10/Oct/2000:13:55:36 -0700] "` in shape?"""
+    ok = _are_digits(rows[:, _TIME_DIGITS]).all(axis=1)
+    ok &= ((rows[:, _TIME_LETTERS] | np.uint8(32)) - np.uint8(97) <= 25).all(axis=1)  # a-z, either case
+    ok &= (rows[:, _TIME_FIXED] == _TIME_FIXED_BYTES).all(axis=1)
+    return ok & ((rows[:, _TIME_SIGN] == ord("+")) | (rows[:, _TIME_SIGN] == ord("-")))
+
+
+def _shaped(at: Positions, rows: np.ndarray, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+    """(matches the full pattern, settled by positions) for lines without backslashes."""
+    raw, starts, ends = at.raw, at.starts[rows], at.ends[rows]
+    spaces, quotes = find_bytes(at, _SPACE), find_bytes(at, _QUOTE)
+    ok = np.ones(len(rows), dtype=bool)
+    if len(rows) == 0 or len(spaces) == 0 or len(quotes) == 0:
+        return ~ok, ok
+    # `\S+ ` fields up to the time (one more in vhost_combined): each non-empty, ended by a space.
+    first_space = np.searchsorted(spaces, starts)
+    end_of_field = starts - 1
+    for k in range(4 if fmt == "vhost_combined" else 3):
+        ok &= first_space + k < len(spaces)
+        space = spaces[np.minimum(first_space + k, len(spaces) - 1)]
+        ok &= space > end_of_field + 1
+        end_of_field = space
+    bracket = end_of_field + 1
+    opening = bracket + len(_TIME_SHAPE) - 1  # the request's opening quote
+    ok &= opening < ends
+    tabs = find_bytes(at, _TAB)  # whitespace too: no `\S` field may hold one
+    if len(tabs):
+        line = np.searchsorted(starts, tabs, side="right") - 1
+        inside = (line >= 0) & (tabs < bracket[np.maximum(line, 0)])
+        ok[line[inside]] = False
+    window = np.minimum(bracket, len(raw) - len(_TIME_SHAPE))  # raw holds the padding past any line
+    ok &= _time_shaped(sliding_window_view(raw, len(_TIME_SHAPE))[window])
+    # The quoted fields: where each quote from the opening one lies, and how many the line holds.
+    k0 = np.searchsorted(quotes, opening)
+    count = np.searchsorted(quotes, ends) - k0
+
+    def quote(k: int) -> np.ndarray:
+        return quotes[np.minimum(k0 + k, len(quotes) - 1)]
+
+    ok &= (count >= 2) & (quote(0) == opening)
+    q1 = quote(1)
+    ok &= (raw[q1 + 1] == _SPACE) & (raw[q1 + 5] == _SPACE)
+    ok &= _are_digits(sliding_window_view(raw, 3)[q1 + 2]).all(axis=1)  # the status
+    if fmt == "common":
+        size_end = ends
+        ok &= count == 2
+    else:
+        q2, q3 = quote(2), quote(3)
+        size_end = q2 - 1
+        ok &= (count >= 5) & (raw[size_end] == _SPACE) & (raw[q3 + 1] == _SPACE) & (quote(4) == q3 + 2)
+        if fmt == "combined_xff":
+            q5 = quote(5)
+            ok &= (count == 8) & (raw[q5 + 1] == _SPACE) & (quote(6) == q5 + 2) & (quote(7) == ends - 1)
+        else:  # the user agent's closing quote may be missing
+            ok &= (count == 5) | ((count == 6) & (quote(5) == ends - 1))
+    size_start = q1 + 6
+    width = size_end - size_start
+    settled = ~ok | (width <= _SIZE_BYTES)
+    ok &= width > 0
+    size_ok = (width == 1) & (raw[size_start] == _DASH)
+    digits = np.ones(len(rows), dtype=bool)
+    for i in range(int(np.clip(width[ok & settled], 0, None).max(initial=0))):
+        inside = i < width
+        digits &= ~inside | _are_digits(raw[np.minimum(size_start + i, len(raw) - 1)])
+    ok &= size_ok | digits
+    return ok & settled, settled
+
+
 def parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
     """(the rows in the order of the fields, the fields) of the given rows of a chunk, all of
     which match `FULL_PATTERNS[fmt]`.
@@ -97,13 +208,26 @@ def parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: str) -> tuple[n
     """
     if len(rows) == 0:
         return rows, empty_fields()
-    escaped = lines_holding(at, find_bytes(at, _BACKSLASH))[rows]
+    escaped = lines_holding(at, find_bytes(at, _BACKSLASH))[rows] | _quote_in_head(at, rows, fmt)
     if not escaped.any():
         return rows, _cut_fields(at, rows, fmt)
     plain, rare = rows[~escaped], rows[escaped]
     fast = _cut_fields(at, plain, fmt)
     slow = _parse_escaped(lines.take(pa.array(rare)), fmt)
     return np.concatenate([plain, rare]), {name: pa.concat_arrays([fast[name], slow[name]]) for name in fast}
+
+
+def _quote_in_head(at: Positions, rows: np.ndarray, fmt: str) -> np.ndarray:
+    """Per row: does a quote come before the request's (in a field before the time)?
+
+    Such a line is cut with RE2 captures: cutting at quotes would take that one for the request's.
+    """
+    quotes, spaces = find_bytes(at, _QUOTE), find_bytes(at, _SPACE)
+    starts = at.starts[rows]
+    head_spaces = 4 if fmt == "vhost_combined" else 3
+    last_head_space = spaces[np.minimum(np.searchsorted(spaces, starts) + head_spaces - 1, len(spaces) - 1)]
+    first_quote = quotes[np.minimum(np.searchsorted(quotes, starts), len(quotes) - 1)]
+    return first_quote < last_head_space + len(_TIME_SHAPE)
 
 
 def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array]:
