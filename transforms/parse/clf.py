@@ -8,13 +8,13 @@ status 200, bytes 2326, referrer `http://e.org/`, user_agent `Mozilla/4.08`.
 `combined_xff` is combined with a quoted X-Forwarded-For field at the end
 (`"%{X-Forwarded-For}i"` in Apache's words, `"$http_x_forwarded_for"` in nginx's).
 
-Vectorised in two paths. Every line is first checked against the format's full
-pattern (RE2 matching without captures is cheap). In a line that matches and has
-no backslash, every double quote and every space before the first quote is a
-delimiter, so the fields are cut out by position with numpy over the chunk's one
-byte buffer, and the time is read digit by digit; no Python runs per line. Lines
-with escapes (`\\"`, `\\\\`, `\\xHH` as Apache and nginx write them), rare in practice,
-take the slow path: a Python regex and unescaping, line by line.
+Vectorised in two paths. In a line without a backslash every double quote and
+every space before the time is a delimiter: whether the line has the format's full
+pattern is read off those positions (`full_matches`, which gives RE2's answer), and
+the fields are cut out by position with numpy over the chunk's one byte buffer, the
+time read digit by digit; no Python runs per line. Lines with escapes (`\\"`, `\\\\`,
+`\\xHH` as Apache and nginx write them), rare in practice, take the slow path: RE2
+checks and captures them, and Python unescapes their distinct values.
 """
 
 from __future__ import annotations
