@@ -166,11 +166,12 @@ def _recoded(complete: bytes, fixes: list[tuple[int, int, bytes]]) -> bytes:
     """The block with its bad lines replaced; the block itself when there are none."""
     if not fixes:
         return complete
+    whole = memoryview(complete)  # slices of it copy nothing: the join copies each byte once
     parts, position = [], 0
     for start, end, line in fixes:
-        parts += [complete[position:start], line]
+        parts += [whole[position:start], line]
         position = end
-    parts.append(complete[position:])
+    parts.append(whole[position:])
     return b"".join(parts)
 
 
