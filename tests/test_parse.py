@@ -93,12 +93,15 @@ def test_parses(line: str, fmt: str, expected: dict) -> None:
         ('192.0.2.1 - - [29/Feb/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"', "bad_timestamp"),
         ('192.0.2.1 - - [24/Nov/2026:25:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"', "bad_timestamp"),
         ('192.0.2.1 - - [yesterday] "GET / HTTP/1.1" 200 1 "-" "-"', "bad_timestamp"),
+        ('192.0.2.1 - - [01/Jan/0001:00:00:00 +1400] "GET / HTTP/1.1" 200 1 "-" "-"', "bad_timestamp"),
+        ('192.0.2.1 - - [31/Dec/9999:23:59:59 -0100] "GET / HTTP/1.1" 200 1 "-" "-"', "bad_timestamp"),
         ('192.0.2.1 - - [24/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "' + "A" * 70000 + '"',
          "line_too_long"),
         ("<html><body>not a log</body></html>", "format_mismatch"),
     ],
     ids=["empty", "nul-byte", "binary", "invalid-utf8", "missing-bytes", "missing-referrer-and-agent",
-         "day-32", "feb-29-not-leap", "hour-25", "words-for-time", "one-mb-ish-line", "html"],
+         "day-32", "feb-29-not-leap", "hour-25", "words-for-time", "utc-before-year-1", "utc-after-year-9999",
+         "one-mb-ish-line", "html"],
 )  # fmt: skip
 def test_quarantines(line: str, reason: str) -> None:
     parsed = parse_lines(pa.array([line]), "combined", 65536)
@@ -228,11 +231,10 @@ def test_fields_cut_at_every_alignment(shift: int) -> None:
     assert texts == [raw[s:e].tobytes().decode() for s, e in zip(starts, ends, strict=True)]
 
 
-# Lines as the reader hands them on: text of spaces, tabs, quotes, brackets, digits,
-# letters, dashes, a backslash now and then, non-ASCII; control bytes other than tab are
-# quarantined before any pattern is asked, so they are left out.
+# Text of spaces, tabs, quotes, brackets, digits, letters, dashes, a backslash or a control
+# byte now and then, non-ASCII.
 _PIECES = st.sampled_from([" ", "  ", "\t", '"', "[", "]", "-", "/", ":", "+", "0", "7", "42", "a", "Z", "\\",
-                           "é", "GET /a?b=1 HTTP/1.1", "203.0.113.7", "10/Oct/2000:13:55:36 -0700"])  # fmt: skip
+                           "\r", "\x0c", "é", "GET /a?b=1 HTTP/1.1", "203.0.113.7", "10/Oct/2000:13:55:36 -0700"])  # fmt: skip
 _TEXT = st.lists(_PIECES, max_size=6).map("".join)
 
 
@@ -256,7 +258,7 @@ def clf_like_lines(draw) -> str:
     line = " ".join(parts)
     for _ in range(draw(st.integers(0, 2))):
         at = draw(st.integers(0, len(line)))
-        piece = draw(st.sampled_from([" ", '"', "\t", "[", "]", "-", "0", "a", "\u00e9", "\\", ""]))
+        piece = draw(st.sampled_from([" ", '"', "\t", "[", "]", "-", "0", "a", "\u00e9", "\\", "\r", "\x00", ""]))
         line = line[:at] + piece + line[at + draw(st.integers(0, 1)) :]
     return line + draw(st.sampled_from(["", "\n", "\r\n"]))
 
@@ -276,3 +278,10 @@ def test_a_quote_in_a_field_before_the_time_is_cut_as_the_pattern_reads_it() -> 
     parsed = parse_lines(pa.array([line]), log_format("combined"), 65536)
     assert len(parsed.rows) == 1
     assert (parsed.fields["auth_user"][0].as_py(), parsed.fields["path"][0].as_py()) == ('"frank', "/a")
+
+
+def test_the_first_and_last_utc_seconds_a_partition_can_hold_are_times() -> None:
+    lines = pa.array(['192.0.2.1 - - [01/Jan/0001:00:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"',
+                      '192.0.2.1 - - [31/Dec/9999:23:59:59 +0000] "GET / HTTP/1.1" 200 1 "-" "-"'])  # fmt: skip
+    parsed = parse_lines(lines, "combined", 65536)
+    assert [t.year for t in parsed.fields["ts"].to_pylist()] == [1, 9999]

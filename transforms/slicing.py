@@ -45,7 +45,7 @@ class Positions:
     ends: np.ndarray  # int64, before any `\r\n` or `\n`
     data_start: int  # where the first line starts (a slice of a block starts inside it)
     data_end: int  # where the lines' bytes end and the padding begins
-    found: dict = field(default_factory=dict, repr=False)  # byte values -> their positions (see find_bytes)
+    found: dict = field(default_factory=dict, repr=False)  # byte values -> their positions (see find_bytes), read-only
 
     @property
     def data(self) -> np.ndarray:
@@ -95,8 +95,31 @@ def find_bytes(at: Positions, *values: int) -> np.ndarray:
         return mask
 
     if values not in at.found:
-        at.found[values] = where(at.data, test) + at.data_start
+        _keep(at, values, where(at.data, test) + at.data_start)
     return at.found[values]
+
+
+_TAB = 9
+_UNWRITTEN = "unwritten"  # the key of unwritten_bytes' positions in Positions.found
+
+
+def unwritten_bytes(at: Positions) -> np.ndarray:
+    """Positions of bytes no web server writes raw (it escapes them): C0 controls but tab, and DEL.
+
+    Made once per chunk; the tabs found on the way are kept for `find_bytes(at, 9)`.
+    """
+    if _UNWRITTEN not in at.found:
+        found = where(at.data, lambda piece: (piece < 32) | (piece == 127))  # mostly line ends: few to sort out
+        tab = at.data[found] == _TAB
+        _keep(at, (_TAB,), found[tab] + at.data_start)
+        _keep(at, _UNWRITTEN, found[~tab] + at.data_start)
+    return at.found[_UNWRITTEN]
+
+
+def _keep(at: Positions, key, positions: np.ndarray) -> None:
+    """Remember positions for the chunk, read-only: every caller shares the one array."""
+    positions.flags.writeable = False
+    at.found.setdefault(key, positions)
 
 
 def where(data: np.ndarray, test: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:

@@ -24,7 +24,7 @@ from transforms.parse.w3c import W3cFormat
 from transforms.proxies import TrustedProxies
 from transforms.read import LogChunk
 from transforms.schema import QUARANTINE, RESTRICTED_REQUESTS, Batch
-from transforms.slicing import Positions, line_positions, lines_holding, slices, where
+from transforms.slicing import Positions, line_positions, lines_holding, slices, unwritten_bytes
 
 # A preset of the CLF family (parsed by position, see `clf`), a compiled custom format, a JSON
 # mapping, a layout of separated fields (AWS), or a W3C extended format (columns from the file).
@@ -40,17 +40,6 @@ REASONS = (
     "bad_timestamp",  # the shape is right but the time is no real time
     "format_mismatch",  # not a line of the configured format
 )
-
-
-_TAB = ord("\t")
-
-
-def _unwritten_bytes(at: Positions) -> np.ndarray:
-    """Positions of bytes no web server writes raw (it escapes them): C0 controls but tab, and DEL."""
-    found = where(at.data, lambda piece: (piece < 32) | (piece == 127))  # mostly line ends: few to sort out
-    tab = at.data[found] == _TAB
-    at.found.setdefault((_TAB,), found[tab] + at.data_start)  # what find_bytes(at, _TAB) would find
-    return found[~tab] + at.data_start
 
 
 @dataclass
@@ -72,7 +61,7 @@ def parse_lines(lines: pa.Array, fmt: LogFormat, max_line_bytes: int, damaged_ta
     at = line_positions(lines)
     lengths = at.ends - at.starts
     too_long = lengths > max_line_bytes
-    binary = lines_holding(at, _unwritten_bytes(at))
+    binary = lines_holding(at, unwritten_bytes(at))
     tail = np.zeros(len(lines), dtype=bool)
     if damaged_tail and len(lines):
         tail[-1] = True

@@ -38,7 +38,7 @@ from transforms.parse.common import (
     text_times,
 )
 from transforms.parse.escapes import unescaped
-from transforms.slicing import Positions, find_bytes, lines_holding, slices
+from transforms.slicing import Positions, find_bytes, lines_holding, slices, unwritten_bytes
 
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
 # The last field may lack its closing quote: some servers and log shippers cut long
@@ -107,14 +107,17 @@ _TAB = ord("\t")
 def full_matches(lines: pa.Array, at: Positions, fmt: str) -> np.ndarray:
     """Per line: does it match `FULL_PATTERNS[fmt]`? What RE2 says, read off positions where that is exact.
 
-    In a line without a backslash the pattern can match one way only: the fields before
-    the time hold no space, so the first spaces end them, and the quoted fields hold no
-    quote, so each quote after the time's ends or starts one. Checking those positions
-    is a few numpy comparisons per line, where RE2 runs over every byte. Lines with a
-    backslash, and the odd line the positions cannot settle, are matched with RE2.
+    In a line without a backslash or a control byte the pattern can match one way only:
+    the fields before the time hold no space, so the first spaces end them, and the quoted
+    fields hold no quote, so each quote after the time's ends or starts one. Checking those
+    positions is a few numpy comparisons per line, where RE2 runs over every byte. Lines
+    with a backslash or a control byte but tab, and the odd line the positions cannot
+    settle, are matched with RE2.
     """
     n = len(lines)
-    escaped = lines_holding(at, find_bytes(at, _BACKSLASH)) if n else np.zeros(0, dtype=bool)
+    # A backslash, or a control byte (whitespace to RE2 but no delimiter here; such lines are
+    # quarantined anyway), and the pattern is left to RE2.
+    escaped = lines_holding(at, find_bytes(at, _BACKSLASH)) | lines_holding(at, unwritten_bytes(at))
     plain = np.flatnonzero(~escaped)
     result = np.zeros(n, dtype=bool)
     shaped, settled = _shaped(at, plain, fmt)

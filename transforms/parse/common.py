@@ -305,7 +305,13 @@ def _utc_ms(raw, year, month, day, ok, clock: np.ndarray, zone: np.ndarray | Non
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & ~((month == 2) & (day == 29) & ~leap)
     seconds = days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    ok &= (seconds >= _FIRST_SECOND) & (seconds < _END_SECOND)  # a UTC date Python (and so a partition) can hold
     return seconds * 1000, ok
+
+
+# 0001-01-01 and 10000-01-01 UTC in seconds since 1970: a local time of year 1 or 9999 can fall outside.
+_FIRST_SECOND = -62135596800
+_END_SECOND = 253402300800
 
 
 _ABSOLUTE = r"^[A-Za-z][A-Za-z0-9+.-]*://"
