@@ -211,26 +211,13 @@ def parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: str) -> tuple[n
     """
     if len(rows) == 0:
         return rows, empty_fields()
-    escaped = lines_holding(at, find_bytes(at, _BACKSLASH))[rows] | _quote_in_head(at, rows, fmt)
+    escaped = lines_holding(at, find_bytes(at, _BACKSLASH))[rows]
     if not escaped.any():
         return rows, _cut_fields(at, rows, fmt)
     plain, rare = rows[~escaped], rows[escaped]
     fast = _cut_fields(at, plain, fmt)
     slow = _parse_escaped(lines.take(pa.array(rare)), fmt)
     return np.concatenate([plain, rare]), {name: pa.concat_arrays([fast[name], slow[name]]) for name in fast}
-
-
-def _quote_in_head(at: Positions, rows: np.ndarray, fmt: str) -> np.ndarray:
-    """Per row: does a quote come before the request's (in a field before the time)?
-
-    Such a line is cut with RE2 captures: cutting at quotes would take that one for the request's.
-    """
-    quotes, spaces = find_bytes(at, _QUOTE), find_bytes(at, _SPACE)
-    starts = at.starts[rows]
-    head_spaces = 4 if fmt == "vhost_combined" else 3
-    last_head_space = spaces[np.minimum(np.searchsorted(spaces, starts) + head_spaces - 1, len(spaces) - 1)]
-    first_quote = quotes[np.minimum(np.searchsorted(quotes, starts), len(quotes) - 1)]
-    return first_quote < last_head_space + len(_TIME_SHAPE)
 
 
 def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array]:
@@ -246,11 +233,13 @@ def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array
     def space(k: int) -> np.ndarray:
         return spaces[np.minimum(first_space + k, len(spaces) - 1)]
 
-    first_quote = np.searchsorted(quotes, starts)
     first_space = np.searchsorted(spaces, starts)
     head = 1 if fmt == "vhost_combined" else 0  # spaces before the client
     client_start = space(head - 1) + 1 if head else starts
-    time_at = space(head + 2) + 2
+    bracket = space(head + 2) + 1
+    time_at = bracket + 1
+    # The request's quote, from the time on: a field before the time may hold a quote of its own.
+    first_quote = np.searchsorted(quotes, bracket + len(_TIME_SHAPE) - 1)
     q0, q1 = quote(0), quote(1)
     ts, valid_time = clf_times(raw, time_at)
 
