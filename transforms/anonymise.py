@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms import dictionaries
 from transforms.addresses import format_network, mask, network_of, parse_address
 from transforms.config import Anonymise, Keys
 from transforms.keyring import epoch_numbers, open_keyring
@@ -50,8 +51,8 @@ def client_identity(text: str) -> bytes | None:
 
 def _distinct(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """(the distinct values, null one of them; each row's index into them)."""
-    encoded = pc.dictionary_encode(values, null_encoding="encode")
-    return encoded.dictionary, encoded.indices.to_numpy(zero_copy_only=False)
+    row_codes, distinct = dictionaries.codes(values)
+    return distinct, row_codes
 
 
 def truncate_prefix(ips: pa.Array, v4_bits: int, v6_bits: int) -> pa.Array:
@@ -124,8 +125,8 @@ class ClientAnonymiser:
                  ) -> tuple[pa.Array, pa.Array]:  # fmt: skip
         """(`client_net`, `ip_version`) per row."""
         values, indices = distinct or _distinct(ips)
-        take = pa.array(indices)
-        return tuple(column.take(take) for column in self._networks.lookup(values))
+        networks, versions = self._networks.lookup(values)
+        return dictionaries.spread(networks, indices), versions.take(pa.array(indices))
 
     def tokens(self, ips: pa.Array, epochs: np.ndarray, distinct: tuple[pa.Array, np.ndarray] | None = None
                ) -> tuple[pa.Array, pa.Array]:  # fmt: skip
@@ -151,8 +152,10 @@ class ClientAnonymiser:
             key = self._key(first_epoch + epoch) if token.null_count < len(token) else None  # no key made for junk
             tokens.append(token)
             key_ids.append(pc.if_else(pc.is_valid(token), key[0] if key else None, pa.scalar(None, pa.string())))
-        take = pa.array(row_to_pair.reshape(-1))
-        return pa.concat_arrays(tokens).take(take), pa.concat_arrays(key_ids).take(take)
+        row_to_pair = row_to_pair.reshape(-1)
+        return dictionaries.spread(pa.concat_arrays(tokens), row_to_pair), dictionaries.spread(
+            pa.concat_arrays(key_ids), row_to_pair
+        )
 
     def _network(self, text: str | None) -> tuple[str | None, int | None]:
         parsed = None if text is None else parse_address(text)
@@ -225,7 +228,7 @@ def anonymised_table(restricted: pa.Table, scrubber: Scrubber) -> pa.Table:
     }
     return pa.table(
         [columns[f.name] if f.name in columns else restricted[f.name] for f in ANONYMISED_REQUESTS],
-        schema=ANONYMISED_REQUESTS,
+        names=ANONYMISED_REQUESTS.names,
     )
 
 

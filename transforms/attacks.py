@@ -57,6 +57,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms import dictionaries
 from transforms.attack_rules import FAMILIES, QUERY_VALUE, REFERRER, RULES, TARGET, USER_AGENT, WHERE, Rule
 from transforms.schema import Batch
 
@@ -501,7 +502,7 @@ class AttackDetector:
         rows = len(target)
         if not len(referrer) == len(user_agent) == rows:
             raise ValueError(f"columns differ in length: {rows}, {len(referrer)}, {len(user_agent)}")
-        encoded = [pc.dictionary_encode(_string_array(column)) for column in (target, referrer, user_agent)]
+        encoded = [_string_dictionary(column) for column in (target, referrer, user_agent)]
         distinct = [column.dictionary for column in encoded]
         hits = memory.value_hits(self, distinct) if memory else self.value_hits(distinct)
         hit_rows, fired = [], []
@@ -631,9 +632,12 @@ class _Seen:
         return hit, self.fired[rows[hit]]
 
 
-def _string_array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    return column.cast(pa.string())
+def _string_dictionary(column: pa.Array | pa.ChunkedArray) -> pa.DictionaryArray:
+    """The column dictionary-encoded (as it is if it already is), its values as `string`."""
+    column = dictionaries.encoded(column)
+    if column.type.value_type == pa.string():
+        return column
+    return pa.DictionaryArray.from_arrays(column.indices, column.dictionary.cast(pa.string()))
 
 
 def _list_array(rows: int, rows_hit: np.ndarray, flags: np.ndarray, names: pa.Array) -> pa.Array:

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.addresses import parse_address
+from transforms.dictionaries import spread
 from transforms.errors import LogshroudError
 
 _WITH_PORT = re.compile(r"^\[([0-9A-Fa-f:.]+)\](?::[0-9]+)?$|^([0-9.]+):[0-9]+$")
@@ -68,4 +69,4 @@ class TrustedProxies:
         pairs = pc.binary_join_element_wise(peers, pc.fill_null(xffs, ""), "\n")
         encoded = pc.dictionary_encode(pairs)
         distinct = [self.client(*pair.split("\n", 1)) for pair in encoded.dictionary.to_pylist()]
-        return pa.array(distinct, pa.string()).take(encoded.indices)
+        return spread(pa.array(distinct, pa.string()), encoded.indices)

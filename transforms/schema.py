@@ -3,6 +3,9 @@
 Partition column `dt` (the event's UTC date, a window's start date; for quarantine the run's date) is not
 stored in the files: it is the Hive folder `dt=YYYY-MM-DD`, which DuckDB, Athena,
 Trino and Spark turn back into a column.
+
+In flight, a string column may be dictionary-encoded (see `transforms.dictionaries`):
+the same values, each held once. Written, every column has its dataset's type here.
 """
 
 from __future__ import annotations

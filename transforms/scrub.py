@@ -61,6 +61,8 @@ from urllib.parse import quote, unquote, unquote_plus
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms import dictionaries
+
 # From transforms.addresses, where it is defined: transforms.anonymise imports this
 # module, so taking it from there would make the import circular.
 from transforms.addresses import network_of
@@ -194,13 +196,15 @@ class Scrubber:
         scrub = {"text": self._text, "query": self._whole_query, "url": self._whole_url}[_checked(kind)]
         # Logs repeat themselves (a few hundred user agents in a day's million lines), so
         # the prefilter runs over the distinct values: hashing is cheaper than the regex.
-        encoded = pc.dictionary_encode(values)
+        encoded = dictionaries.encoded(values)
         picked = self.candidates(encoded.dictionary, kind)
         if not pc.any(picked).as_py():
             return values
         distinct = encoded.dictionary
         scrubbed = [self._fail_closed(scrub, v) for v in distinct.filter(picked).to_pylist()]
-        dictionary = pc.replace_with_mask(distinct, picked, pa.array(scrubbed, type=values.type))
+        dictionary = pc.replace_with_mask(distinct, picked, pa.array(scrubbed, type=distinct.type))
+        if pa.types.is_dictionary(values.type):  # values scrubbed alike become one entry
+            return dictionaries.spread(dictionary, encoded.indices)
         return dictionary.take(encoded.indices)
 
     def candidates(self, values: pa.Array, kind: Kind) -> pa.Array:

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from transforms.config import Signals
+from transforms.dictionaries import codes, constant, plain
 from transforms.schema import ALERTS as ALERTS_SCHEMA
 from transforms.schema import CLIENT_WINDOWS, TS, Batch
 from transforms.schema import RESTRICTED_ALERTS as RESTRICTED_ALERTS_SCHEMA
@@ -70,13 +71,6 @@ def _groups(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, np.flatnonzero(changed), group
 
 
-def _codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
-    """(integer code per row, the distinct values), null a value of its own: each value hashed once."""
-    values = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    encoded = pc.dictionary_encode(values, null_encoding="encode")
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
-
-
 def _sums(values: np.ndarray, order: np.ndarray, starts: np.ndarray, dtype: type = np.int64) -> pa.Array:
     """Sum of `values` per group (groups as `_groups` gives them)."""
     sums = np.add.reduceat(values[order], starts, dtype=dtype) if len(order) else np.zeros(0, dtype)
@@ -87,11 +81,11 @@ def activity(table: pa.Table, login: str) -> pa.Table:
     """Requests (with client columns and `attack_families`) -> one row per (minute, client, path) with counts."""
     status = pc.fill_null(table["status"], 0).to_numpy().astype(np.int64)
     minute = pc.cast(table["ts"], pa.int64()).to_numpy() // _MS_PER_MINUTE
-    clients, _ = _codes(table["client_ip"])
-    paths, path_values = _codes(table["path"])
+    clients, _ = codes(table["client_ip"])
+    paths, path_values = codes(table["path"])
     auth = np.isin(status, (401, 403))
     if auth.any():
-        on_login = pc.match_substring_regex(table["path"].filter(pa.array(auth)), login)
+        on_login = pc.match_substring_regex(plain(table["path"].filter(pa.array(auth))), login)
         auth[auth] = pc.fill_null(on_login, False).to_numpy(zero_copy_only=False)
     attacks = (
         pc.greater(pc.list_value_length(table["attack_families"]), 0).to_numpy(zero_copy_only=False)
@@ -113,11 +107,11 @@ def activity(table: pa.Table, login: str) -> pa.Table:
     # numbers as 32 bits (a row counts requests of one chunk). A client's token and key id
     # change with the key epoch, which a chunk may span: a client in each epoch is a value
     # of its own.
-    keys, _ = _codes(table["key_id"])
+    keys, _ = codes(table["key_id"])
     pair_order, pair_starts, pair = _groups(clients, keys)
     pair_first = pa.array(pair_order[pair_starts])
     client_values = pa.StructArray.from_arrays(
-        [table[name].combine_chunks().take(pair_first) for name in _CLIENT], names=list(_CLIENT)
+        [plain(table[name].combine_chunks().take(pair_first)) for name in _CLIENT], names=list(_CLIENT)
     )
     columns = {"client": pa.DictionaryArray.from_arrays(pa.array(pair[first].astype(np.int32)), client_values)}
     columns["minute"] = pa.array(minute[first].astype(np.int32))
@@ -195,8 +189,8 @@ class HourActivity:
             rows["minute"].to_numpy().astype(np.int64),
             np.vstack([rows[name].to_numpy() for name in _COUNTS]).astype(np.int64),
             client,
-            _codes(clients.field("client_ip"))[0][client],
-            _codes(paths)[0][path],
+            codes(clients.field("client_ip"))[0][client],
+            codes(paths)[0][path],
             clients,
         )
 
@@ -348,7 +342,8 @@ class HourWindows(beam.DoFn):
         alerts = pa.concat_tables(
             [_alert_rows(windows, masks), _alert_rows(service, error_bursts(service, self.signals))]
         )
-        windows, alerts = _with_run_id(windows, self.run_id), _with_run_id(alerts, self.run_id)
+        windows = windows.append_column("run_id", constant(self.run_id, windows.num_rows))
+        alerts = _with_run_id(alerts, self.run_id)  # few rows, concatenated across hours: plain strings
 
         part, day = f"h{hour}", hour // 24
         yield Batch(self.source_id, part, windows.select(CLIENT_WINDOWS.names))
@@ -382,8 +377,8 @@ def anonymity_sets(day: int, rows: pa.Table) -> pa.Table:
     The anonymity set of a `client_net` is the number of distinct clients behind it
     on that day, counted here while the addresses exist and kept as a count only.
     """
-    nets, _ = _codes(rows["client_net"])
-    clients, _ = _codes(rows["client_ip"])
+    nets, _ = codes(rows["client_net"])
+    clients, _ = codes(rows["client_ip"])
     pair_order, pair_starts, _ = _groups(nets, clients)
     order, starts, _ = _groups(nets)
     return pa.table(

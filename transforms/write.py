@@ -64,13 +64,36 @@ _DELTA_ENCODED = ("line_number",)
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
+    """The table as a Parquet file, zstd-compressed; every reader sees plain columns.
+
+    A dictionary column (see `transforms.dictionaries`) is written from its dictionary
+    and codes, without hashing each row again. Arrow's own schema is not stored in the
+    file: it would tell Arrow readers to read such a column back as a dictionary, where
+    the file's Parquet types alone give back the dataset's schema, as every other reader
+    sees it (DuckDB, Athena, Trino, Spark). The schema's key-value metadata is kept.
+    """
     sink = pa.BufferOutputStream()
     statistics = [name for name in table.column_names if name in _STATISTICS]
     delta = {name: "DELTA_BINARY_PACKED" for name in table.column_names if name in _DELTA_ENCODED}
     dictionary = [name for name in table.column_names if name not in delta]
-    pq.write_table(table, sink, compression="zstd", write_statistics=statistics, use_dictionary=dictionary,
-                   column_encoding=delta or None)  # fmt: skip
+    options = {"use_dictionary": dictionary, "column_encoding": delta or None, "write_statistics": statistics}
+    with pq.ParquetWriter(sink, table.schema, compression="zstd", store_schema=False, **options) as writer:
+        writer.write_table(table)
+        if table.schema.metadata:  # what the Arrow schema would have carried (the coarsening marker)
+            writer.add_key_value_metadata(table.schema.metadata)
     return sink.getvalue().to_pybytes()
+
+
+def conformed(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The table cast to the schema, but for dictionary columns of the schema's type: they stay dictionaries."""
+    given = dict(zip(table.column_names, table.schema.types, strict=True))
+    fields = [
+        field.with_type(given[field.name])
+        if pa.types.is_dictionary(given.get(field.name, field.type)) and given[field.name].value_type == field.type
+        else field
+        for field in schema
+    ]
+    return table.cast(pa.schema(fields, metadata=schema.metadata))
 
 
 class WriteParts(beam.DoFn):
@@ -94,7 +117,7 @@ class WriteParts(beam.DoFn):
         storage.configure(self.s3)
 
     def process(self, batch: Batch) -> Iterator[dict]:
-        table = batch.table.cast(DATASETS[(self.zone, self.dataset)])
+        table = conformed(batch.table, DATASETS[(self.zone, self.dataset)])
         parts = [(self.fixed_date, table)] if self.fixed_date else by_event_date(table)
         for date, rows in parts:
             relative = f"{self.dataset}/dt={date}/{part_name(batch.source_id, batch.part)}"

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
+from transforms.dictionaries import constant, encoded, plain
 from transforms.parse import clf, delimited, jsonlines, logformat, w3c
 from transforms.parse.common import FIELDS, complete, empty_fields, status_classes
 from transforms.parse.delimited import Layout
@@ -201,6 +202,11 @@ def _reasons(lines, runs, quarantined, lengths, too_long, binary, tail) -> pa.Ar
     return pa.array(np.array(REASONS, dtype=object)[first_true], pa.string())
 
 
+# Text columns that repeat, and that later steps work on per distinct value (attack rules,
+# scrubbing, counting paths) or that Parquet stores as a dictionary: hashed once here.
+ENCODED = ("target", "path", "query", "referrer", "user_agent", "method", "protocol")
+
+
 def request_table(parsed: Parsed, source: str, first_line: int, run_id: str,
                   proxies: TrustedProxies | None = None) -> pa.Table:  # fmt: skip
     """The parsed rows as a table of the restricted schema, anonymisation columns still empty.
@@ -209,23 +215,25 @@ def request_table(parsed: Parsed, source: str, first_line: int, run_id: str,
     is always the address that connected.
     """
     n = len(parsed.rows)
-    peer = parsed.fields["client"]
+    peer = encoded(parsed.fields["client"])  # hashed once here: anonymising, counting and writing reuse it
     columns = {
         "ts": parsed.fields["ts"],
-        "client_ip": proxies.clients(peer, parsed.fields["xff"]) if proxies else peer,
+        "client_ip": proxies.clients(plain(peer), parsed.fields["xff"]) if proxies else peer,
         "peer_ip": peer,
-        "source": pa.repeat(source, n),
+        "source": constant(source, n),
         "line_number": pa.array(parsed.rows + first_line, pa.int64()),
-        "run_id": pa.repeat(run_id, n),
+        "run_id": constant(run_id, n),
     }
     status = parsed.fields["status"]
     columns["status_class"] = status_classes(status)
     columns["is_error"] = pc.greater_equal(status, pa.scalar(400, status.type))
     columns["is_server_error"] = pc.greater_equal(status, pa.scalar(500, status.type))
+    for name in ENCODED:
+        columns[name] = encoded(parsed.fields[name])
     for name in FIELDS:
         columns.setdefault(name, parsed.fields[name])
-    schema = RESTRICTED_REQUESTS
-    return pa.table([columns.get(f.name, pa.nulls(n, f.type)) for f in schema], schema=schema)
+    return pa.table([columns.get(f.name, pa.nulls(n, f.type)) for f in RESTRICTED_REQUESTS],
+                    names=RESTRICTED_REQUESTS.names)  # fmt: skip
 
 
 def quarantine_table(parsed: Parsed, source: str, first_line: int, run_id: str, max_line_bytes: int) -> pa.Table:
@@ -234,14 +242,14 @@ def quarantine_table(parsed: Parsed, source: str, first_line: int, run_id: str, 
     starts, ends = at.starts[bad], at.ends[bad]
     return pa.table(
         [
-            pa.repeat(source, n),
+            constant(source, n),
             pa.array(bad + first_line, pa.int64()),
             slices(at.buffer, at.raw, starts, _cut(at.raw, starts, ends, max_line_bytes)),
             pa.array(ends - starts, pa.int64()),
             parsed.reasons,
-            pa.repeat(run_id, n),
+            constant(run_id, n),
         ],
-        schema=QUARANTINE,
+        names=QUARANTINE.names,
     )
 
 

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.lib.stride_tricks import sliding_window_view
 
+from transforms.dictionaries import spread
 from transforms.slicing import line_positions, unaligned_words
 
 # Fields a format parser returns, and their types; a format without one returns nulls (see `complete`).
@@ -344,6 +345,7 @@ def split_url(target: pa.Array) -> dict[str, pa.Array]:
 
 
 def status_classes(status: pa.Array) -> pa.Array:
-    """200 -> '2xx'."""
-    hundreds = pc.cast(pc.divide(status, pa.scalar(100, status.type)), pa.string())
-    return pc.binary_join_element_wise(hundreds, pa.scalar("xx"), "")
+    """200 -> '2xx', as a dictionary column (worked out once per distinct status)."""
+    encoded = pc.dictionary_encode(status)
+    hundreds = pc.cast(pc.divide(encoded.dictionary, pa.scalar(100, status.type)), pa.string())
+    return spread(pc.binary_join_element_wise(hundreds, pa.scalar("xx"), ""), encoded.indices)
