@@ -59,3 +59,10 @@ def spread(values: pa.Array, codes: np.ndarray | pa.Array) -> pa.Array:
 def plain(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """The column with its values in each row (a dictionary column decoded), for kernels that need them."""
     return column.cast(column.type.value_type) if pa.types.is_dictionary(column.type) else column
+
+
+def concatenated(arrays: list[pa.Array]) -> pa.Array:
+    """The arrays one after the other; dictionary-encoded or not, alike or not (then decoded)."""
+    if all(array.type == arrays[0].type and not pa.types.is_dictionary(array.type) for array in arrays):
+        return pa.concat_arrays(arrays)
+    return pa.concat_arrays([plain(array) for array in arrays])

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.metrics import Metrics
 
-from transforms.dictionaries import constant, encoded, plain
+from transforms.dictionaries import concatenated, constant, encoded, plain
 from transforms.parse import clf, delimited, jsonlines, logformat, w3c
 from transforms.parse.common import FIELDS, complete, empty_fields, status_classes
 from transforms.parse.delimited import Layout
@@ -136,7 +136,7 @@ def _concatenated(parts: list[dict[str, pa.Array]]) -> dict[str, pa.Array]:
     """The fields of runs of rows, one after the other."""
     if len(parts) <= 1:
         return parts[0] if parts else empty_fields()
-    return {name: pa.concat_arrays([part[name] for part in parts]) for name in FIELDS}
+    return {name: concatenated([part[name] for part in parts]) for name in FIELDS}
 
 
 # Formats `auto` chooses from, the most specific first (a combined_xff line is a

@@ -26,6 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.lib.stride_tricks import sliding_window_view
 
+from transforms.dictionaries import concatenated, encoded, spread
 from transforms.parse.common import (
     INT64_DIGITS,
     METHOD,
@@ -82,7 +83,7 @@ _CAPTURE = {
     ),
 }
 
-_QUOTE, _SPACE, _QUESTION, _BACKSLASH, _DASH = ord('"'), ord(" "), ord("?"), ord("\\"), ord("-")
+_QUOTE, _SPACE, _BACKSLASH, _DASH = ord('"'), ord(" "), ord("\\"), ord("-")
 
 
 def matches(lines: pa.Array, fmt: str) -> pa.Array:
@@ -217,7 +218,7 @@ def parse(lines: pa.Array, at: Positions, rows: np.ndarray, fmt: str) -> tuple[n
     plain, rare = rows[~escaped], rows[escaped]
     fast = _cut_fields(at, plain, fmt)
     slow = _parse_escaped(lines.take(pa.array(rare)), fmt)
-    return np.concatenate([plain, rare]), {name: pa.concat_arrays([fast[name], slow[name]]) for name in fast}
+    return np.concatenate([plain, rare]), {name: concatenated([fast[name], slow[name]]) for name in fast}
 
 
 def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array]:
@@ -292,7 +293,8 @@ def cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarra
     As `split_request` finds them, for lines without escapes. Without path: method,
     target and protocol only (load balancers write targets as URLs, cut otherwise).
     `spaces_inside` is the first space after `q0` and the last before `q1`, where the
-    caller knows them already.
+    caller knows them already. The columns come dictionary-encoded: the method is checked,
+    and path and query are cut, once per distinct value.
     """
     data, raw = at.buffer, at.raw
     last = max(len(spaces) - 1, 0)
@@ -302,28 +304,32 @@ def cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarra
         first_space = spaces[np.minimum(np.searchsorted(spaces, q0 + 1), last)] if len(spaces) else q1
         last_space = spaces[np.maximum(np.searchsorted(spaces, q1) - 1, 0)] if len(spaces) else q1
     has_space = (first_space > q0) & (first_space < q1)
-    method = slices(data, raw, q0 + 1, first_space)
+    method = encoded(slices(data, raw, q0 + 1, first_space))
     protocol_start = last_space + 1
     has_protocol = has_space & (last_space > first_space) & _starts_with(raw, protocol_start, b"HTTP/")
     target_end = np.where(has_protocol, last_space, q1)
     well_formed = has_space & (target_end > first_space + 1)
-    well_formed &= pc.match_substring_regex(method, METHOD).to_numpy(zero_copy_only=False)
+    known = pc.match_substring_regex(method.dictionary, METHOD).to_numpy(zero_copy_only=False)
+    well_formed &= known[method.indices.to_numpy(zero_copy_only=False)]
     target_start = first_space + 1
     request = {
-        "method": pc.if_else(pa.array(well_formed), method, None),
-        "target": slices(data, raw, target_start, target_end, well_formed),
-        "protocol": slices(data, raw, protocol_start, q1, well_formed & has_protocol),
+        "method": pa.DictionaryArray.from_arrays(
+            pc.if_else(pa.array(well_formed), method.indices, None), method.dictionary
+        ),
+        "target": encoded(slices(data, raw, target_start, target_end, well_formed)),
+        "protocol": encoded(slices(data, raw, protocol_start, q1, well_formed & has_protocol)),
     }
     if not with_path:
         return request
-    marks = find_bytes(at, _QUESTION)
-    mark = marks[np.minimum(np.searchsorted(marks, target_start), max(len(marks) - 1, 0))] if len(marks) else q1
-    has_query = well_formed & (mark >= target_start) & (mark < target_end)
-    path_end = np.where(has_query, mark, target_end)
-    return request | {
-        "path": slices(data, raw, target_start, path_end, well_formed),
-        "query": slices(data, raw, mark + 1, target_end, has_query),
-    }
+    return request | path_and_query(request["target"])
+
+
+def path_and_query(target: pa.DictionaryArray) -> dict[str, pa.Array]:
+    """Path and query of each target: cut at its first `?` (no `?`, no query), once per distinct target."""
+    targets = target.dictionary
+    path = pc.list_element(pc.split_pattern(targets, "?", max_splits=1), 0)
+    query = pc.struct_field(pc.extract_regex(targets, r"(?s)^[^?]*\?(?P<query>.*)$"), "query")
+    return {"path": spread(path, target.indices), "query": spread(query, target.indices)}
 
 
 def _starts_with(raw: np.ndarray, at: np.ndarray, prefix: bytes) -> np.ndarray:

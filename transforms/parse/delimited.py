@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from transforms.dictionaries import plain
 from transforms.parse.clf import cut_request
 from transforms.parse.common import TYPES, decimals, digits, iso_times, w3c_times
 from transforms.parse.logformat import typed_fields
@@ -170,7 +171,7 @@ def _read(raw_fields: dict, f: Field, at: Positions, begin: np.ndarray, end: np.
         raw_fields[f.name] = (text, "plain" if f.kind == "address_port" else f.kind)
     if f.name == "request" and f.quoted:  # split by position too: a capturing regex costs microseconds a line
         request = cut_request(at, separators, begin - 1, end, with_path=False, spaces_inside=spaces_inside)
-        raw_fields |= {name: (values, f.kind) for name, values in request.items()}
+        raw_fields |= {name: (plain(values), f.kind) for name, values in request.items()}  # text kernels follow
     if checked:
         return pc.match_substring_regex(text, f"^(?:{f.pattern})$").to_numpy(zero_copy_only=False)
     return None
