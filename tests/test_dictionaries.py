@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from transforms.dictionaries import codes, constant, encoded, plain, spread
+from transforms.dictionaries import codes, concatenated, constant, encoded, plain, spread
 from transforms.schema import DATASETS
 from transforms.write import conformed, parquet_bytes
 
@@ -69,6 +69,23 @@ def test_a_dictionary_column_is_encoded_as_it_is() -> None:
     assert encoded(column) is column
     assert plain(column).type == pa.string() and plain(column).to_pylist() == ["x", "y"]
     assert plain(pa.array(["x"])).type == pa.string()
+
+
+@pytest.mark.parametrize(
+    "arrays, dictionary",
+    [
+        ([pa.array(["a", None]), pa.array(["b"])], False),
+        ([pa.array(["a", "b"]).dictionary_encode(), pa.array(["b", None, "c"])], True),
+        ([pa.array(["a"]).dictionary_encode(), pa.array(["c", "a"]).dictionary_encode()], True),
+    ],
+    ids=["plain stays plain", "plain joins a dictionary", "dictionaries merged"],
+)
+def test_concatenated(arrays: list[pa.Array], dictionary: bool) -> None:
+    joined = concatenated(arrays)
+    assert joined.to_pylist() == [value for array in arrays for value in array.to_pylist()]
+    assert pa.types.is_dictionary(joined.type) == dictionary
+    if dictionary:
+        assert sorted(joined.dictionary.to_pylist()) == sorted(set(joined.to_pylist()) - {None})
 
 
 def _rows_of(schema: pa.Schema) -> pa.Table:

@@ -62,7 +62,7 @@ def plain(column: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
 
 
 def concatenated(arrays: list[pa.Array]) -> pa.Array:
-    """The arrays one after the other; dictionary-encoded or not, alike or not (then decoded)."""
-    if all(array.type == arrays[0].type and not pa.types.is_dictionary(array.type) for array in arrays):
+    """The arrays one after the other, dictionary-encoded if any of them is (their dictionaries merged)."""
+    if not any(pa.types.is_dictionary(array.type) for array in arrays):
         return pa.concat_arrays(arrays)
-    return pa.concat_arrays([plain(array) for array in arrays])
+    return pa.chunked_array([encoded(array) for array in arrays]).unify_dictionaries().combine_chunks()
