@@ -214,6 +214,26 @@ def test_integers_of_every_length_read_together() -> None:
     assert value.dtype == np.int64
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="0123456789/:- +a\u00e9", max_size=20), min_size=1, max_size=30))
+def test_integers_read_as_python_reads_them(texts: list[str]) -> None:
+    """Every field is an integer where Python's int() of its digits says so (1 to 18 digits), with that value."""
+    import numpy as np
+
+    from transforms.parse.common import INT64_DIGITS, decimals
+    from transforms.slicing import line_positions
+
+    at = line_positions(pa.array(texts))
+    value, valid = decimals(at.raw, at.starts, at.ends, fraction=False)
+    for text, number, ok in zip(texts, value.tolist(), valid.tolist(), strict=True):
+        digits = text[1:] if text.startswith("-") and len(text) > 1 else text
+        expected = digits.isascii() and digits.isdigit() and 1 <= len(digits) <= INT64_DIGITS
+        assert ok == expected, text
+        if ok:
+            assert number == int(text), text
+    assert value.dtype == np.int64
+
+
 @pytest.mark.parametrize("shift", range(8))
 def test_fields_cut_at_every_alignment(shift: int) -> None:
     """String fields cut out of a buffer are its bytes, whatever the buffer's and the fields' alignment."""

@@ -31,6 +31,7 @@ from transforms.parse.common import (
     INT64_DIGITS,
     METHOD,
     TYPES,
+    all_digits,
     clf_times,
     dash_to_null,
     decimals,
@@ -177,7 +178,7 @@ def _shaped(at: Positions, rows: np.ndarray, fmt: str) -> tuple[np.ndarray, np.n
     ok &= (count >= 2) & (quote(0) == opening)
     q1 = quote(1)
     ok &= (raw[q1 + 1] == _SPACE) & (raw[q1 + 5] == _SPACE)
-    ok &= _are_digits(sliding_window_view(raw, 3)[q1 + 2]).all(axis=1)  # the status
+    ok &= all_digits(raw, q1 + 2, 3)  # the status
     if fmt == "common":
         size_end = ends
         ok &= count == 2
@@ -195,11 +196,7 @@ def _shaped(at: Positions, rows: np.ndarray, fmt: str) -> tuple[np.ndarray, np.n
     settled = ~ok | (width <= _SIZE_BYTES)
     ok &= width > 0
     size_ok = (width == 1) & (raw[size_start] == _DASH)
-    digits = np.ones(len(rows), dtype=bool)
-    for i in range(int(np.clip(width[ok & settled], 0, None).max(initial=0))):
-        inside = i < width
-        digits &= ~inside | _are_digits(raw[np.minimum(size_start + i, len(raw) - 1)])
-    ok &= size_ok | digits
+    ok &= size_ok | all_digits(raw, size_start, np.where(ok & settled, width, 1))
     return ok & settled, settled
 
 
