@@ -234,6 +234,29 @@ def test_integers_read_as_python_reads_them(texts: list[str]) -> None:
     assert value.dtype == np.int64
 
 
+@pytest.mark.parametrize(
+    "texts, present",
+    [
+        (["GET", "POST", "GET", "OPTIONS", "PROPFIND", "", "HEAD"], None),
+        (["HTTP/1.1", "HTTP/2.0", "HTTP/1.1", "x"], [True, True, False, True]),
+        (["GET", "A-METHOD-OF-12"], None),  # longer than 8 bytes: cut as strings
+        (["d\u00e9j\u00e0", "d\u00e9j\u00e0", "\u00e9"], None),
+    ],
+    ids=["methods", "protocols, one absent", "a long one", "non-ASCII"],
+)
+def test_short_strings_are_the_slices_dictionary_encoded(texts: list[str], present: list[bool] | None) -> None:
+    import numpy as np
+
+    from transforms.slicing import short_strings, slices
+
+    at = line_positions(pa.array(texts))
+    mask = None if present is None else np.array(present)
+    short = short_strings(at.buffer, at.raw, at.starts, at.ends, mask)
+    assert pa.types.is_dictionary(short.type)
+    assert short.to_pylist() == slices(at.buffer, at.raw, at.starts, at.ends, mask).to_pylist()
+    assert sorted(short.dictionary.to_pylist()) == sorted(set(short.to_pylist()) - {None})
+
+
 @pytest.mark.parametrize("shift", range(8))
 def test_fields_cut_at_every_alignment(shift: int) -> None:
     """String fields cut out of a buffer are its bytes, whatever the buffer's and the fields' alignment."""
@@ -291,6 +314,24 @@ def test_positional_shape_checks_agree_with_the_full_patterns(texts: list[str]) 
     for fmt in clf.FULL_PATTERNS:
         expected = pc.match_substring_regex(lines, clf.FULL_PATTERNS[fmt]).to_numpy(zero_copy_only=False)
         assert clf.full_matches(lines, at, fmt).tolist() == expected.tolist(), fmt
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(clf_like_lines(), _TEXT), min_size=1, max_size=40))
+def test_fields_cut_by_position_are_the_captures_fields(texts: list[str]) -> None:
+    """Lines without escapes that have a format's shape: cut by position, every field is what RE2 captures."""
+    import numpy as np
+
+    from transforms.slicing import find_bytes, lines_holding
+
+    lines = pa.array(texts, pa.string())
+    at = line_positions(lines)
+    for fmt in clf.FULL_PATTERNS:
+        rows = np.flatnonzero(clf.full_matches(lines, at, fmt) & ~lines_holding(at, find_bytes(at, ord("\\"))))
+        if len(rows):
+            cut, captured = clf._cut_fields(at, rows, fmt), clf._parse_escaped(lines.take(pa.array(rows)), fmt)
+            for name in captured:
+                assert cut[name].to_pylist() == captured[name].to_pylist(), (fmt, name)
 
 
 def test_a_quote_in_a_field_before_the_time_is_cut_as_the_pattern_reads_it() -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 # A string_view element holds up to 12 bytes inline; longer ones point into a buffer.
 _INLINE = 12
@@ -174,6 +175,29 @@ def slices(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarra
     # string_view -> string cast would validate UTF-8 again, many times slower.
     array = pa.Array.from_buffers(pa.binary_view(), n, [validity, pa.py_buffer(views), data])
     return array.cast(pa.binary()).view(pa.string())
+
+
+# The bytes of a string of 0 to 8 bytes, as the low bytes of its first word.
+_LOW_BYTES = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+
+
+def short_strings(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                  present: np.ndarray | None = None) -> pa.DictionaryArray:  # fmt: skip
+    """`slices`, dictionary-encoded, for fields of a few bytes (methods, protocols): hashed as integers.
+
+    A field of up to 8 bytes is its first word with the bytes past its end masked off, so
+    the distinct fields are the distinct integers, and only those become strings. Lines hold
+    no NUL byte (see `unwritten_bytes`), so a field is its word's bytes up to the first zero.
+    Any longer field, and the column is cut and encoded as strings.
+    """
+    lengths = np.maximum(ends - starts, 0)
+    if len(lengths) == 0 or lengths.max() > 8:
+        return pc.dictionary_encode(slices(data, raw, starts, ends, present))
+    keys = unaligned_words(raw)[np.clip(starts, 0, len(raw) - 8)] & _LOW_BYTES[lengths]
+    found = pc.dictionary_encode(pa.array(keys, mask=None if present is None else ~present))
+    words = found.dictionary.to_numpy(zero_copy_only=False).astype("<u8")
+    texts = [word.tobytes().rstrip(b"\0").decode() for word in words]
+    return pa.DictionaryArray.from_arrays(found.indices, pa.array(texts, pa.string()))
 
 
 def unaligned_words(raw: np.ndarray) -> np.ndarray:

@@ -40,7 +40,7 @@ from transforms.parse.common import (
     text_times,
 )
 from transforms.parse.escapes import unescaped
-from transforms.slicing import Positions, find_bytes, lines_holding, slices, unwritten_bytes
+from transforms.slicing import Positions, find_bytes, lines_holding, short_strings, slices, unwritten_bytes
 
 _QUOTED = r'"(?:[^"\\]|\\.)*"'
 # The last field may lack its closing quote: some servers and log shippers cut long
@@ -262,7 +262,10 @@ def _cut_fields(at: Positions, rows: np.ndarray, fmt: str) -> dict[str, pa.Array
         fields["xff"] = _text_or_dash(data, raw, quote(6) + 1, quote(7))
     fields["bytes"] = _byte_counts(raw, q1 + 6, bytes_end)
     fields["vhost"] = slices(data, raw, starts, space(0)) if head else pa.nulls(n, pa.string())
-    fields.update(cut_request(at, spaces, q0, q1))
+    # Spaces before the request: the head fields', the time's own and the one after it; so
+    # the request's first space is the next one (past its quote if it holds none).
+    request_spaces = space(head + 5), spaces[np.maximum(np.searchsorted(spaces, q1) - 1, 0)]
+    fields.update(cut_request(at, spaces, q0, q1, spaces_inside=request_spaces))
     return _finish(fields, dashes_are_null=True)
 
 
@@ -301,7 +304,7 @@ def cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarra
         first_space = spaces[np.minimum(np.searchsorted(spaces, q0 + 1), last)] if len(spaces) else q1
         last_space = spaces[np.maximum(np.searchsorted(spaces, q1) - 1, 0)] if len(spaces) else q1
     has_space = (first_space > q0) & (first_space < q1)
-    method = encoded(slices(data, raw, q0 + 1, first_space))
+    method = short_strings(data, raw, q0 + 1, first_space)
     protocol_start = last_space + 1
     has_protocol = has_space & (last_space > first_space) & _starts_with(raw, protocol_start, b"HTTP/")
     target_end = np.where(has_protocol, last_space, q1)
@@ -314,7 +317,7 @@ def cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarra
             pc.if_else(pa.array(well_formed), method.indices, None), method.dictionary
         ),
         "target": encoded(slices(data, raw, target_start, target_end, well_formed)),
-        "protocol": encoded(slices(data, raw, protocol_start, q1, well_formed & has_protocol)),
+        "protocol": short_strings(data, raw, protocol_start, q1, well_formed & has_protocol),
     }
     if not with_path:
         return request
