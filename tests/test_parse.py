@@ -334,6 +334,16 @@ def test_fields_cut_by_position_are_the_captures_fields(texts: list[str]) -> Non
                 assert cut[name].to_pylist() == captured[name].to_pylist(), (fmt, name)
 
 
+def test_fields_that_are_mostly_dashes_keep_their_few_values_in_place() -> None:
+    users = ["-"] * 7 + ["frank", "-", "fr\u00e9d"]
+    referrers = ["-"] * 9 + ["http://e.org/"]
+    lines = [COMBINED.replace("frank", user).replace("http://example.com/", referrer)
+             for user, referrer in zip(users, referrers, strict=True)]  # fmt: skip
+    parsed = parse_lines(pa.array(lines), log_format("combined"), 65536)
+    assert parsed.fields["auth_user"].to_pylist() == [None if u == "-" else u for u in users]
+    assert parsed.fields["referrer"].to_pylist() == [None if r == "-" else r for r in referrers]
+
+
 def test_a_quote_in_a_field_before_the_time_is_cut_as_the_pattern_reads_it() -> None:
     line = '203.0.113.7 - "frank [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 200 5 "-" "ua"\n'
     parsed = parse_lines(pa.array([line]), log_format("combined"), 65536)
