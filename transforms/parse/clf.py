@@ -37,6 +37,7 @@ from transforms.parse.common import (
     decimals,
     empty_fields,
     split_request,
+    split_target,
     text_times,
 )
 from transforms.parse.escapes import unescaped
@@ -335,10 +336,7 @@ def cut_request(at: Positions, spaces: np.ndarray, q0: np.ndarray, q1: np.ndarra
 
 def path_and_query(target: pa.DictionaryArray) -> dict[str, pa.Array]:
     """Path and query of each target: cut at its first `?` (no `?`, no query), once per distinct target."""
-    targets = target.dictionary
-    path = pc.list_element(pc.split_pattern(targets, "?", max_splits=1), 0)
-    query = pc.struct_field(pc.extract_regex(targets, r"(?s)^[^?]*\?(?P<query>.*)$"), "query")
-    return {"path": spread(path, target.indices), "query": spread(query, target.indices)}
+    return {name: spread(values, target.indices) for name, values in split_target(target.dictionary).items()}
 
 
 def _starts_with(raw: np.ndarray, at: np.ndarray, prefix: bytes) -> np.ndarray:

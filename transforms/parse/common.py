@@ -94,13 +94,8 @@ def text_times(values: pa.Array, kind: str) -> pa.Array:
 
 def digits(raw: np.ndarray, at: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
     """(value, all digits?) of the `width` ASCII digits starting at each position."""
-    value = np.zeros(len(at), dtype=np.int64)
-    ok = np.ones(len(at), dtype=bool)
-    for i in range(width):
-        d = raw[at + i].astype(np.int64) - 48
-        ok &= (d >= 0) & (d <= 9)
-        value = value * 10 + d
-    return value, ok
+    widths = np.full(len(at), width, dtype=np.int64)
+    return _eight_digits(raw, at, widths) if 1 <= width <= 8 else _digit_runs(raw, at, widths)
 
 
 INT64_DIGITS = 18  # digits any int64 holds
