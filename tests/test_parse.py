@@ -241,8 +241,9 @@ def test_integers_read_as_python_reads_them(texts: list[str]) -> None:
         (["HTTP/1.1", "HTTP/2.0", "HTTP/1.1", "x"], [True, True, False, True]),
         (["GET", "A-METHOD-OF-12"], None),  # longer than 8 bytes: cut as strings
         (["d\u00e9j\u00e0", "d\u00e9j\u00e0", "\u00e9"], None),
+        (["HTTP/1.", "HTTP/1.\x00", "a\x00b"], None),  # a NUL byte: cut as strings
     ],
-    ids=["methods", "protocols, one absent", "a long one", "non-ASCII"],
+    ids=["methods", "protocols, one absent", "a long one", "non-ASCII", "NUL bytes"],
 )
 def test_short_strings_are_the_slices_dictionary_encoded(texts: list[str], present: list[bool] | None) -> None:
     import numpy as np

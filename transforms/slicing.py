@@ -186,18 +186,31 @@ def short_strings(data: pa.Buffer, raw: np.ndarray, starts: np.ndarray, ends: np
     """`slices`, dictionary-encoded, for fields of a few bytes (methods, protocols): hashed as integers.
 
     A field of up to 8 bytes is its first word with the bytes past its end masked off, so
-    the distinct fields are the distinct integers, and only those become strings. Lines hold
-    no NUL byte (see `unwritten_bytes`), so a field is its word's bytes up to the first zero.
-    Any longer field, and the column is cut and encoded as strings.
+    the distinct fields are the distinct integers, and only those become strings: a field
+    is its word's bytes up to the first zero. A field longer than 8 bytes or holding a NUL
+    byte (lines with one are quarantined, so only when called on others), and the column is
+    cut and encoded as strings.
     """
     lengths = np.maximum(ends - starts, 0)
     if len(lengths) == 0 or lengths.max() > 8:
         return pc.dictionary_encode(slices(data, raw, starts, ends, present))
-    keys = unaligned_words(raw)[np.clip(starts, 0, len(raw) - 8)] & _LOW_BYTES[lengths]
+    masks = _LOW_BYTES[lengths]
+    words = unaligned_words(raw)[np.clip(starts, 0, len(raw) - 8)]
+    if _holds_zero_byte(words | ~masks)[slice(None) if present is None else present].any():
+        return pc.dictionary_encode(slices(data, raw, starts, ends, present))
+    keys = words & masks
     found = pc.dictionary_encode(pa.array(keys, mask=None if present is None else ~present))
     words = found.dictionary.to_numpy(zero_copy_only=False).astype("<u8")
     texts = [word.tobytes().rstrip(b"\0").decode() for word in words]
     return pa.DictionaryArray.from_arrays(found.indices, pa.array(texts, pa.string()))
+
+
+_ONES, _HIGHS = np.uint64(0x0101010101010101), np.uint64(0x8080808080808080)
+
+
+def _holds_zero_byte(words: np.ndarray) -> np.ndarray:
+    """Per 8-byte word: is one of its bytes zero? (The borrow of subtracting 1 from each byte.)"""
+    return ((words - _ONES) & ~words & _HIGHS) != 0
 
 
 def unaligned_words(raw: np.ndarray) -> np.ndarray:
