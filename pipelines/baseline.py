@@ -22,6 +22,8 @@ import pyarrow as pa
 from apache_beam.coders import BytesCoder
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.runner import sample_states_often
+
 _LINE = re.compile(
     r'^(\S+) \S+ (\S+) \[([^\]]+)\] "((?:[^"\\]|\\.)*)" (\d{3}) (\d+|-) "((?:[^"\\]|\\.)*)" "((?:[^"\\]|\\.)*)"?$'
 )
@@ -54,6 +56,7 @@ def parse(raw: bytes) -> dict | None:
 def main(argv: list[str]) -> int:
     source, out = argv[:2]
     options = PipelineOptions(["--runner=FnApiRunner"])
+    sample_states_often()  # as ingest runs: the comparison is of the pipelines, not of their runner's set-up
     with beam.Pipeline(options=options) as pipeline:
         (
             pipeline

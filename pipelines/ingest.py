@@ -39,6 +39,7 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from pipelines.runner import runner_options, sample_states_often
 from transforms import storage
 from transforms.anonymise import AnonymiseRequests
 from transforms.attacks import DetectAttacks
@@ -51,8 +52,6 @@ from transforms.read import LogChunk, ReadLogChunks, ScanRanges, plan_ranges, re
 from transforms.schema import Batch
 from transforms.windows import ClientActivity, DayTables, HourWindows
 from transforms.write import WriteParts, commit, discard_staged
-
-DEFAULT_RUNNER = "FnApiRunner"
 
 
 @dataclass(frozen=True)
@@ -256,6 +255,7 @@ def run(config: Config, inputs: list[str], as_of: dt.datetime | None = None, bea
     matched = match_inputs(inputs)
     fmt, format_name = resolve_format(config, matched)
     job = Run(config, matched, new_run_id(started), as_of or started, started, fmt, format_name)
+    sample_states_often()
     try:
         with beam.Pipeline(options=PipelineOptions(runner_options(beam_args))) as pipeline:
             build(pipeline, job)
@@ -266,22 +266,6 @@ def run(config: Config, inputs: list[str], as_of: dt.datetime | None = None, bea
             discard_staged(job.zone_uris, job.run_id)
         raise
     return read_manifest(manifest_of(config, job.run_id))
-
-
-def runner_options(beam_args: list[str]) -> list[str]:
-    """Beam options, with logshroud's default where they name no runner: in-process, a worker thread per core.
-
-    The FnApiRunner's in-memory workers run bundles side by side in threads of this
-    process. The work in a bundle is Arrow and numpy kernels, which release the GIL,
-    so threads use the cores without the cost of worker processes (start-up, and
-    every element encoded between them).
-    """
-    beam_args = list(beam_args)
-    if not any(a.startswith("--runner") for a in beam_args):
-        beam_args.append(f"--runner={DEFAULT_RUNNER}")
-        if not any(a.startswith("--direct_num_workers") for a in beam_args):
-            beam_args.append(f"--direct_num_workers={os.cpu_count() or 1}")
-    return beam_args
 
 
 _SAMPLE_LINES = 200  # first lines of each input that `auto` looks at

@@ -18,8 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import zstandard
+from apache_beam.runners.worker import statesampler
+from apache_beam.utils.counters import CounterFactory
 
-from pipelines import ingest
+from pipelines import ingest, runner
 from tests.conftest import SAMPLE_LOG, Workspace, clf_line
 from transforms.addresses import parse_address
 
@@ -300,7 +302,14 @@ def test_cli_one_line_errors(workspace: Workspace, tmp_path: Path) -> None:
     ids=["default", "one-worker", "worker-processes", "another-runner"],
 )  # fmt: skip
 def test_ingest_runs_in_process_with_a_worker_thread_per_core_unless_told_otherwise(given, passed_on) -> None:
-    assert ingest.runner_options(given) == passed_on
+    assert runner.runner_options(given) == passed_on
+
+
+def test_in_process_workers_sample_step_states_every_10_ms_so_a_stage_ends_with_its_work(make_workspace) -> None:
+    ws = make_workspace()
+    run(ws, ws.log("a.log", [clf_line("192.0.2.1", dt.datetime(2026, 11, 24, 10), "/")]))
+    runner.sample_states_often()  # once more changes nothing
+    assert statesampler.StateSampler("stage", CounterFactory()).sampling_period_ms == runner.SAMPLING_PERIOD_MS == 10
 
 
 @pytest.mark.parametrize(
