@@ -27,9 +27,11 @@ from pipelines import ingest, query
 from pipelines.generate import LogSpec, write_log
 from pipelines.saved_queries import SAVED
 from tests.conftest import SHARED
+from transforms import attacks
 from transforms.attack_rules import FAMILIES, QUERY_VALUE, REFERRER, RULES, TARGET, USER_AGENT, Rule
 from transforms.attacks import AttackDetector, RememberedHits, normalise, required_literals
 from transforms.config import log_format
+from transforms.errors import LogshroudError
 from transforms.parse import parse_lines
 
 CRS_LOG = SHARED / "attacks" / "crs_shared.log"
@@ -341,8 +343,6 @@ def test_plans_are_kept_between_runs_and_made_again_when_the_cache_fails(tmp_pat
     import json
     import os
 
-    from transforms import attacks
-
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     made = attacks.attack_plans()
     (kept,) = (tmp_path / "cache" / "logshroud").glob("attack-plans-*.json")
@@ -381,13 +381,20 @@ def test_plans_are_kept_between_runs_and_made_again_when_the_cache_fails(tmp_pat
     assert found[0].to_pylist() == [["sqli"]]
 
 
-def test_the_step_carries_its_rules_with_its_plans() -> None:
-    """Workers use the rules the plans were made for, not whatever rules they have themselves."""
+def test_the_step_carries_its_rules_digest_and_a_worker_with_other_rules_stops(monkeypatch) -> None:
+    """Workers detect with the rules the pipeline was built with, or not at all; the step pickles small."""
     import pickle
 
     from transforms.attacks import DetectAttacks
 
-    step = pickle.loads(pickle.dumps(DetectAttacks()))
-    assert step.rules == RULES
+    packed = pickle.dumps(DetectAttacks())
+    assert len(packed) < 1_000  # Beam pickles a step several times a run: no rules or plans inside
+    step = pickle.loads(packed)
     step.setup()
     assert step.detector.rules == tuple(sorted(RULES, key=lambda rule: rule.id))
+    found = step.detector.columns(pa.array(["/index.php?id=1 UNION SELECT password FROM users"]),
+                                  pa.array([None], pa.string()), pa.array([CHROME]))  # fmt: skip
+    assert found[0].to_pylist() == [["sqli"]]
+    monkeypatch.setattr(attacks, "RULES", RULES[:-1])  # a worker of another version
+    with pytest.raises(LogshroudError, match="attack rules on this worker differ"):
+        pickle.loads(packed).setup()
