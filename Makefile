@@ -8,7 +8,7 @@ BROWSER_STAMP := $(VENV)/.chromium
 # Debian's package manager, run as root, or through sudo for anyone else.
 APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) apt-get
 
-.PHONY: run test bench lint clean
+.PHONY: run test bench lint clean bytecode
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ $(TEST_STAMP): $(BIN)/python setup.py
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $@ $(STAMP)
 
+# Bytecode of logshroud's own modules, made again for those whose source changed. pip compiles the
+# modules of a package it installs, but not of an editable install, which Python compiles on first
+# import; where PYTHONDONTWRITEBYTECODE is set it keeps none, and every command compiled them anew
+# (0.2 s of each run).
+bytecode: | $(BIN)/python
+	$(BIN)/python -m compileall -q pipelines transforms configs
+
 # The report tests open the HTML report in headless Chromium: Debian's package, installed once when missing.
 $(BROWSER_STAMP): | $(BIN)/python
 	command -v chromium >/dev/null 2>&1 || { $(APT_GET) update -qq && \
@@ -29,13 +36,13 @@ $(BROWSER_STAMP): | $(BIN)/python
 	chromium --version
 	touch $@
 
-run: $(STAMP)
+run: $(STAMP) bytecode
 	$(BIN)/logshroud demo
 
-test: $(TEST_STAMP) $(BROWSER_STAMP)
+test: $(TEST_STAMP) $(BROWSER_STAMP) bytecode
 	$(BIN)/python -m pytest -q tests
 
-bench: $(TEST_STAMP)
+bench: $(TEST_STAMP) bytecode
 	$(BIN)/python -m pipelines.bench --workers 2
 
 lint: $(TEST_STAMP)
@@ -44,3 +51,4 @@ lint: $(TEST_STAMP)
 
 clean:
 	rm -rf data keys bench-out .pytest_cache
+	find pipelines transforms configs tests -name __pycache__ -prune -exec rm -rf {} +
