@@ -3,16 +3,21 @@
     python -m pipelines.bench                      # 1,000,000 lines, plus the element-wise baseline
     python -m pipelines.bench --lines 5000000      # the memory bar on a log five times the size
     python -m pipelines.bench --workers 2          # also with two worker processes
+    python -m pipelines.bench --repeat 5           # the default run five times (three by default), the median kept
     python -m pipelines.bench --no-s3              # without the run with every zone on a local S3 endpoint
     python -m pipelines.bench --format-lines 0     # without the parse rate of each format (1,000,000 lines each)
 
 `logshroud ingest` is measured as it runs by default (in-process, a worker thread
 per core), with one worker, and with worker processes when asked. Each measured
-run is its own process, so its peak resident memory is its own
-(`wait4` reports it). The baseline is the same job written the textbook way, one
-line per Beam element: ReadFromText, a Python regex per line, `ipaddress` per
-line, WriteToParquet. It is run on a smaller slice of the same log (it is slow)
-and reported in lines per second, which do not depend on the slice's size.
+run is its own process, so its peak resident memory and its CPU time are its own
+(`wait4` reports them). The default run is taken three times and its median kept:
+on a shared virtual machine the same run's time scatters, and each run also shows
+the share of CPU time the hypervisor took meanwhile (steal, from /proc/stat).
+
+The baseline is the same job written the textbook way, one line per Beam
+element: ReadFromText, a Python regex per line, `ipaddress` per line,
+WriteToParquet. It is run on a smaller slice of the same log (it is slow) and
+reported in lines per second, which do not depend on the slice's size.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -38,29 +44,60 @@ DAY = dt.date(2026, 11, 24)
 AS_OF = "2026-11-25T12:00:00Z"
 
 
-def measure(argv: list[str], env: dict | None = None) -> tuple[float, int]:
-    """(seconds, peak RSS in bytes) of one command run to its end; fails if the command does."""
+@dataclass(frozen=True)
+class Measured:
+    seconds: float  # wall clock, start to end
+    cpu_seconds: float  # user and system time of the command and what it waited for
+    rss: int  # peak resident memory, bytes
+    steal: float | None  # share of the machine's CPU time its hypervisor took meanwhile; None off Linux
+
+
+def measure(argv: list[str], env: dict | None = None) -> Measured:
+    """One command run to its end; fails if the command does."""
+    before = _cpu_times()
     started = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
+    after = _cpu_times()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv[:4])} ... failed:\n{process.stderr.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024
+    steal = None
+    if before and after and sum(after) > sum(before):
+        steal = (after[7] - before[7]) / (sum(after) - sum(before))
+    return Measured(seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, steal)
 
 
-def report(label: str, lines: int, size: int, seconds: float, rss: int) -> dict:
+def _cpu_times() -> list[int] | None:
+    """The machine's CPU time so far, from /proc/stat: user, nice, system, idle, iowait, irq, softirq, steal.
+
+    Steal is time a virtual machine's CPUs were ready to run but its hypervisor ran something
+    else: on a shared machine it makes the same run take longer from one hour to the next.
+    """
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    return [int(value) for value in fields[1:9]] if fields[:1] == ["cpu"] and len(fields) >= 9 else None
+
+
+def report(label: str, lines: int, size: int, run: Measured) -> dict:
     figures = {
         "run": label,
         "lines": lines,
-        "seconds": round(seconds, 2),
-        "lines_per_s": round(lines / seconds),
-        "mb_per_s": round(size / seconds / 1e6, 1),
-        "peak_rss_mb": round(rss / 2**20),
+        "seconds": round(run.seconds, 2),
+        "lines_per_s": round(lines / run.seconds),
+        "mb_per_s": round(size / run.seconds / 1e6, 1),
+        "peak_rss_mb": round(run.rss / 2**20),
+        "cpu_seconds": round(run.cpu_seconds, 2),
+        "steal": None if run.steal is None else round(run.steal, 3),
     }
-    print(f"{label:38s} {lines:>10,} lines {seconds:8.1f} s {figures['lines_per_s']:>10,} lines/s "
-          f"{figures['mb_per_s']:>7.1f} MB/s  peak RSS {figures['peak_rss_mb']:>6,} MB", flush=True)  # fmt: skip
+    steal = "" if run.steal is None else f"  steal {run.steal:4.0%}"
+    print(f"{label:38s} {lines:>10,} lines {run.seconds:8.1f} s {figures['lines_per_s']:>10,} lines/s "
+          f"{figures['mb_per_s']:>7.1f} MB/s  peak RSS {figures['peak_rss_mb']:>6,} MB  CPU {run.cpu_seconds:5.1f} s"
+          f"{steal}", flush=True)  # fmt: skip
     return figures
 
 
@@ -172,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--baseline-lines", type=int, default=100_000, help="0 skips the baseline")
     parser.add_argument("--workers", type=int, default=1, help="also measure with this many worker processes")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of the default setup; the median is kept")
     parser.add_argument("--out", default="bench-out", help="folder for the logs and outputs (default bench-out)")
     parser.add_argument("--no-s3", dest="s3", action="store_false", help="skip the run with zones on local S3")
     parser.add_argument("--format-lines", type=int, default=1_000_000, help="lines per format for parse rates; 0 skips")
@@ -191,17 +229,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1:
         processes = [f"--direct_num_workers={args.workers}", "--direct_running_mode=multi_processing"]
         runs.append((f"logshroud ingest ({args.workers} worker processes)", "ingest-processes", processes))
-    for label, folder, options in runs:
-        seconds, rss = measure([*ingest, "--config", str(workspace(root, folder)), *options])
-        results.append(report(label, args.lines, size, seconds, rss))
+    for number, (label, folder, options) in enumerate(runs):
+        repeats = []
+        for _ in range(args.repeat if number == 0 else 1):
+            run = measure([*ingest, "--config", str(workspace(root, folder)), *options])
+            repeats.append(report(label, args.lines, size, run))
+        middle = sorted(repeats, key=lambda figures: figures["seconds"])[len(repeats) // 2]
+        if len(repeats) > 1:
+            print(f"{label}: median of {len(repeats)} runs {middle['seconds']:.1f} s, "
+                  f"{middle['lines_per_s']:,} lines/s", flush=True)  # fmt: skip
+        results.append(middle | {"repeats": [r["seconds"] for r in repeats]})
     one_worker = results[1]["lines_per_s"]
     for figures in (results[0], *results[2:]):
         print(f"{figures['run']}: {figures['lines_per_s'] / one_worker:.2f} x one worker", flush=True)
 
     if args.s3:
         with s3_endpoint() as (endpoint, env):
-            seconds, rss = measure([*ingest, "--config", str(workspace(root, "ingest-s3", endpoint))], env)
-        results.append(report("logshroud ingest (zones on local S3)", args.lines, size, seconds, rss))
+            run = measure([*ingest, "--config", str(workspace(root, "ingest-s3", endpoint))], env)
+        results.append(report("logshroud ingest (zones on local S3)", args.lines, size, run))
 
     if args.baseline_lines:
         slice_path = root / f"bench-{args.lines}-first-{args.baseline_lines}.log"
@@ -209,10 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             out.writelines(itertools.islice(source, args.baseline_lines))
         baseline = [sys.executable, "-m", "pipelines.baseline", str(slice_path), str(root / "baseline-out")]
         shutil.rmtree(root / "baseline-out", ignore_errors=True)
-        seconds, rss = measure(baseline)
-        results.append(
-            report("element-wise Beam baseline", args.baseline_lines, slice_path.stat().st_size, seconds, rss)
-        )
+        results.append(report("element-wise Beam baseline", args.baseline_lines, slice_path.stat().st_size,
+                              measure(baseline)))  # fmt: skip
         speedup = results[0]["lines_per_s"] / results[-1]["lines_per_s"]
         print(f"logshroud ingest is {speedup:.1f} x the element-wise baseline", flush=True)
     if args.format_lines:
