@@ -171,7 +171,9 @@ class Batch:
 
     @property
     def nbytes(self) -> int:
-        return self.table.nbytes
+        """The size of the buffers the table holds: what Beam's size estimates need, read in microseconds
+        (`Table.nbytes` works out the bytes each column's rows use, a tenth of a millisecond a table)."""
+        return self.table.get_total_buffer_size()
 
 
 class ArrowElementCoder(beam.coders.Coder):

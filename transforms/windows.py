@@ -237,22 +237,22 @@ def _window_table(rows: HourActivity, minutes: int, clients: np.ndarray | None) 
     who = np.zeros(len(rows), np.int64) if clients is None else clients
     # One sort by (window, client, path): the rows of a client's window lie together, and
     # within them the rows of each distinct path.
-    order, path_starts, _ = _groups(window, who, rows.path)
+    order, path_starts, path_group = _groups(window, who, rows.path)
     run_window, run_client = window[order[path_starts]], who[order[path_starts]]
     new_window = np.ones(len(path_starts), dtype=bool)
     new_window[1:] = (run_window[1:] != run_window[:-1]) | (run_client[1:] != run_client[:-1])
     window_runs = np.flatnonzero(new_window)  # where each window starts among the runs of paths
     starts = path_starts[window_runs]
     first = order[starts]
+    row_window = (np.cumsum(new_window) - 1)[path_group]  # each row's window, numbered as `starts`
     if clients is None:
         columns = {f.name: pa.nulls(len(starts), f.type) for f in rows.clients.type}
     else:
         columns = rows.columns(first)
     columns["window_start"] = pa.array(window[first] * _MS_PER_MINUTE, pa.int64()).cast(TS)
     columns["window_seconds"] = pa.array(np.full(len(starts), minutes * 60, np.int32))
-    sums = np.add.reduceat(rows.counts[:, order], starts, axis=1) if len(order) else rows.counts[:, :0]
-    for name, total in zip(_COUNTS, sums, strict=True):
-        columns[name] = pa.array(total)
+    for name, counts in zip(_COUNTS, rows.counts, strict=True):  # a tally per window: no reordering of the rows
+        columns[name] = pa.array(np.bincount(row_window, weights=counts, minlength=len(starts)).astype(np.int64))
     columns["distinct_paths"] = pa.array(np.diff(np.r_[window_runs, len(path_starts)]).astype(np.int64))
     return pa.table(columns)
 
