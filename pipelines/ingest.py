@@ -163,11 +163,7 @@ def build(pipeline: beam.Pipeline, run: Run) -> beam.PCollection:
     cfg = run.config
     zones = run.zone_uris
     ranges = pipeline | "PlanRanges" >> beam.Create(plan_ranges(run.inputs, cfg.input.range_bytes))
-    scans = (
-        ranges
-        | "SplitFilesOnly" >> beam.Filter(lambda r: r.end is not None)
-        | "ScanRanges" >> beam.ParDo(ScanRanges(cfg.storage.s3, has_directives(run.log_format)))
-    )
+    scans = ranges | "ScanRanges" >> beam.ParDo(ScanRanges(cfg.storage.s3, has_directives(run.log_format)))
     chunks = ranges | "ReadChunks" >> beam.ParDo(
         ReadLogChunks(cfg.input.chunk_lines, cfg.storage.s3, has_directives(run.log_format)),
         scans=beam.pvalue.AsDict(scans),

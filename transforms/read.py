@@ -464,7 +464,8 @@ def range_start(scans: dict[tuple[str, int], RangeScan], rng: Range) -> tuple[in
 class ScanRanges(beam.DoFn):
     """Range of a split file -> ((path, range index), RangeScan): its lines and its last `#Fields:` line.
 
-    `directives`: whether the format has `#Fields:` lines to look for (W3C logs).
+    A whole file (`end` None) has nothing to scan: no range follows it. `directives`: whether
+    the format has `#Fields:` lines to look for (W3C logs).
     """
 
     def __init__(self, s3: storage.S3Settings, directives: bool = True):
@@ -475,7 +476,8 @@ class ScanRanges(beam.DoFn):
         storage.configure(self.s3)
 
     def process(self, rng: Range):
-        yield (rng.path, rng.index), scan_range(rng, self.directives)
+        if rng.end is not None:
+            yield (rng.path, rng.index), scan_range(rng, self.directives)
 
 
 class ReadLogChunks(beam.DoFn):
