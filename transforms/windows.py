@@ -431,12 +431,16 @@ def _with_run_id(table: pa.Table, run_id: str) -> pa.Table:
     return table.append_column("run_id", pa.repeat(pa.scalar(run_id, pa.string()), table.num_rows))
 
 
+# The columns of alert rows before the run id is added (see _alert_rows).
+_NO_ALERTS = RESTRICTED_ALERTS_SCHEMA.remove(RESTRICTED_ALERTS_SCHEMA.get_field_index("run_id")).empty_table()
+
+
 def _alert_rows(windows: pa.Table, masks: list[tuple[str, np.ndarray]]) -> pa.Table:
     """One row per (window, alert crossed), with the window's client columns and counts."""
-    schema = RESTRICTED_ALERTS_SCHEMA
-    names = [n for n in schema.names if n != "run_id"]
-    pieces = [schema.remove(schema.get_field_index("run_id")).empty_table()]
+    pieces = [_NO_ALERTS]
     for name, mask in masks:
-        hit = windows.filter(pa.array(mask))
-        pieces.append(hit.append_column("alert", pa.repeat(pa.scalar(name, pa.string()), hit.num_rows)).select(names))
+        if mask.any():  # most windows cross no alert: most masks select nothing
+            hit = windows.filter(pa.array(mask))
+            alert = pa.repeat(pa.scalar(name, pa.string()), hit.num_rows)
+            pieces.append(hit.append_column("alert", alert).select(_NO_ALERTS.column_names))
     return pa.concat_tables(pieces)
